@@ -1,0 +1,111 @@
+"""One home for names: metric names, label keys, bucket boundaries, rule names and exit codes.
+
+Nothing else in sloguard spells these; import them from here.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+API_VERSION = "sloguard/v1"
+SPEC_KIND = "SLOSet"
+REPORT_KIND = "CheckReport"
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every sloguard command (the CLI contract)."""
+
+    PASS = 0
+    FAILED = 1  # an objective failed (no_data counts as failed under noData: fail)
+    ERROR = 2  # could not evaluate: bad spec, backend unreachable, bad arguments
+
+
+# Metric contract (DESIGN.md): Prometheus names as exposed by the reference service.
+AUTHZ_DURATION = "sark_authz_duration_seconds"
+AUTHZ_REQUESTS = "sark_authz_requests_total"
+OPA_DURATION = "opa_evaluation_duration_seconds"
+OPA_EVALUATIONS = "opa_evaluation_total"
+OPA_ERRORS = "opa_evaluation_errors_total"
+CACHE_DURATION = "cache_operation_duration_seconds"
+CACHE_OPERATIONS = "cache_operations_total"
+FLAG_ASSIGNMENTS = "feature_flag_assignments_total"
+FLAG_ROLLOUT = "feature_flag_rollout_percentage"
+FALLBACKS = "implementation_fallback_total"
+PROCESS_RSS = "process_resident_memory_bytes"
+
+# Label keys and their values.
+LABEL_IMPLEMENTATION = "implementation"
+LABEL_DECISION = "decision"
+LABEL_CACHE = "cache"
+LABEL_OPERATION = "operation"
+LABEL_RESULT = "result"
+LABEL_ERROR_TYPE = "error_type"
+LABEL_FEATURE = "feature"
+
+IMPL_RUST = "rust"
+IMPL_PYTHON = "python"
+IMPLEMENTATIONS = (IMPL_RUST, IMPL_PYTHON)
+DECISIONS = ("allow", "deny", "error")
+CACHE_STATES = ("hit", "miss", "bypass")
+CACHE_OPS = ("get", "set", "delete")
+CACHE_RESULTS = ("hit", "miss", "ok", "error")
+FLAG_RUST_OPA = "rust_opa"
+FLAG_RUST_CACHE = "rust_cache"
+FEATURE_FLAGS = (FLAG_RUST_OPA, FLAG_RUST_CACHE)
+
+# Histogram boundaries in seconds, 10 µs to 10 s. The OTel defaults are meant for
+# milliseconds and would put a 40 µs decision in the 5 s bucket. Every latency
+# threshold in sloguard.yaml (0.0005, 0.005) is an exact boundary, so threshold
+# SLIs read one bucket and need no interpolation.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.00001, 0.000025, 0.00005, 0.000075,
+    0.0001, 0.00025, 0.0005, 0.00075,
+    0.001, 0.0025, 0.005, 0.0075,
+    0.01, 0.025, 0.05, 0.075,
+    0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+
+# Memory growth with fewer samples than this in the window is no_data.
+MIN_GROWTH_SAMPLES = 10
+
+# Recording-rule names (Sloth-compatible, so Sloth's Grafana dashboards keep working).
+RULE_SLI_ERROR = "slo:sli_error:ratio_rate{window}"
+RULE_OBJECTIVE = "slo:objective:ratio"
+RULE_ERROR_BUDGET = "slo:error_budget:ratio"
+RULE_CURRENT_BURN = "slo:current_burn_rate:ratio"
+RULE_PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+
+# Environment variables the Prometheus client reads (credentials never appear in output).
+ENV_PROM_USER = "SLOGUARD_PROMETHEUS_USER"
+ENV_PROM_PASSWORD = "SLOGUARD_PROMETHEUS_PASSWORD"
+ENV_PROM_TOKEN = "SLOGUARD_PROMETHEUS_TOKEN"
+ENV_PROM_CA = "SLOGUARD_PROMETHEUS_CA"
+ENV_PROM_HEADERS = "SLOGUARD_PROMETHEUS_HEADERS"  # "X-Scope-OrgID=tenant,Other=v"
+
+
+def le_spellings(value: float) -> tuple[str, ...]:
+    """The ways an exporter may spell a bucket bound: le="0.005", le="1e-05", le="1.0" or le="1".
+
+    prometheus_client (which the OTel exporter uses) writes Python's repr ("1.0"),
+    Go exporters write "1"; a threshold matcher accepts both so it never silently
+    matches nothing.
+    """
+    if value == float("inf"):
+        return ("+Inf",)
+    text = repr(float(value))
+    if text.endswith(".0"):
+        return (text, text[:-2])
+    return (text,)
+
+
+def format_number(value: float) -> str:
+    """Print a threshold as a clean decimal (0.001, not 0.0009999999999999432)."""
+    if value == float("inf"):
+        return "+Inf"
+    if value == float("-inf"):
+        return "-Inf"
+    text = f"{value:.12g}"
+    if "e" in text:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text

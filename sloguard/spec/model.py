@@ -1,0 +1,141 @@
+"""The internal SLO model: what the v1 spec is turned into and what everything else uses.
+
+It is independent of any spec version; `sloguard.spec.v1` parses YAML into its
+own pydantic models and a pure function converts them to these dataclasses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class NoData(StrEnum):
+    """How an objective with no (or too little) data counts."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    PASS = "pass"
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher: label op "value" with op one of = != =~ !~."""
+
+    label: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class MetricSelector:
+    """A metric name with label matchers, e.g. sark_authz_requests_total{decision="error"}."""
+
+    metric: str
+    matchers: tuple[Matcher, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An inclusive range a value must stay in; either side may be open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def contains(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.min is not None and value < self.min:
+            return False
+        return not (self.max is not None and value > self.max)
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """histogram_quantile(quantile) over the window."""
+
+    metric: str  # histogram base name, without _bucket
+    quantile: float
+
+
+@dataclass(frozen=True)
+class LatencyRatioSLI:
+    """Share of observations at or under `threshold` (an exact bucket bound)."""
+
+    metric: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class ErrorRatioSLI:
+    """increase(errors) / increase(total) over the window."""
+
+    errors: MetricSelector
+    total: MetricSelector
+
+
+@dataclass(frozen=True)
+class ThroughputSLI:
+    """increase(total) / window seconds."""
+
+    metric: MetricSelector
+
+
+@dataclass(frozen=True)
+class MemoryGrowthSLI:
+    """deriv(gauge) over the window scaled to `per_seconds`, worst instance."""
+
+    metric: MetricSelector
+    per_seconds: float
+
+
+@dataclass(frozen=True)
+class PromQLSLI:
+    """A user query; {{window}} is replaced with the window as a PromQL duration."""
+
+    query: str
+
+
+SLI = LatencySLI | LatencyRatioSLI | ErrorRatioSLI | ThroughputSLI | MemoryGrowthSLI | PromQLSLI
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    sli: SLI
+    objective: Bound
+    warning: Bound | None = None
+    by: tuple[str, ...] = ()
+    key: bool = False
+    weight: float = 1.0
+    description: str = ""
+    min_events: int | None = None  # overrides the spec-wide minEvents
+    no_data: NoData | None = None  # overrides the spec-wide noData
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Keptn-style total-score thresholds in percent; absent means any failure fails."""
+
+    pass_percent: float
+    warning_percent: float
+
+
+@dataclass(frozen=True)
+class SLOSet:
+    name: str
+    service: str
+    objectives: tuple[Objective, ...]
+    selector: tuple[Matcher, ...] = ()
+    no_data: NoData = NoData.FAIL
+    min_events: int = 100
+    scoring: Scoring | None = None
+    source: str = ""  # the file it was read from, for messages
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def min_events_for(self, objective: Objective) -> int:
+        return self.min_events if objective.min_events is None else objective.min_events
+
+    def no_data_for(self, objective: Objective) -> NoData:
+        return self.no_data if objective.no_data is None else objective.no_data
