@@ -109,3 +109,60 @@ def format_number(value: float) -> str:
     if "e" in text:
         text = f"{value:.12f}".rstrip("0").rstrip(".")
     return text
+
+# Binaries of the embedded stack and the Debian packages that provide them.
+BINARIES = {
+    "redis": ("redis-server", "redis-server"),
+    "prometheus": ("prometheus", "prometheus"),
+    "promtool": ("promtool", "prometheus"),
+    "alertmanager": ("prometheus-alertmanager", "prometheus-alertmanager"),
+    "amtool": ("amtool", "prometheus-alertmanager"),
+}
+
+# The scrape job of the reference service; sloguard.yaml's selector is {job: sark}.
+SCRAPE_JOB = "sark"
+
+# ---- reference SARK service (sloguard/demo) ----
+# Environment variables of the reference service and its token command.
+ENV_RUST_ENABLED = "RUST_ENABLED"  # "false" routes every user to the Python path (SARK's kill switch)
+ENV_DEMO_SECRET = "SLOGUARD_DEMO_SECRET"  # HS256 key of bearer tokens
+ENV_DEMO_ADMIN_TOKEN = "SLOGUARD_DEMO_ADMIN_TOKEN"  # bearer token of the /admin API
+# Development defaults, documented as insecure: the demo listens on loopback only.
+DEMO_DEFAULT_SECRET = "sloguard-demo-insecure-dev-secret-change-me"
+DEMO_DEFAULT_ADMIN_TOKEN = "sloguard-demo-admin"
+DEMO_DEFAULT_DECISION = "data.sark.gateway.decision"
+DEMO_DEFAULT_PORT = 8000
+DEMO_DEFAULT_POLICY_PORT = 8181  # OPA's port
+DEMO_DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEMO_CACHE_PREFIX = "sark:authz:"
+HEADER_IMPLEMENTATION = "X-Sark-Implementation"
+AUTHORIZE_PATH = "/api/v1/gateway/authorize"
+GATEWAY_ACTIONS = (
+    "gateway:tool:invoke",
+    "gateway:server:list",
+    "gateway:tool:discover",
+    "gateway:server:info",
+)
+# opa_evaluation_errors_total{error_type} and implementation_fallback_total{error_type} values.
+ERROR_POLICY = "policy_error"  # the policy raised at evaluation time
+ERROR_UNDEFINED = "undefined"  # the decision document is undefined for this input
+ERROR_INVALID = "invalid_decision"  # the decision is not an object with a boolean allow
+ERROR_UNAVAILABLE = "unavailable"  # the policy server or cache could not be reached
+ERROR_TIMEOUT = "timeout"
+ERROR_INJECTED = "injected"  # fault injection
+ERROR_INTERNAL = "internal"  # any other failure of an implementation
+ERROR_TYPES = (
+    ERROR_POLICY, ERROR_UNDEFINED, ERROR_INVALID, ERROR_UNAVAILABLE, ERROR_TIMEOUT, ERROR_INJECTED, ERROR_INTERNAL,
+)  # fmt: skip
+
+# ---- load generation (sloguard/load, loadgen/) ----
+LOAD_RUN_KIND = "LoadRun"  # run.json of `sloguard load run`
+SOAK_KIND = "SoakReport"  # soak.json of `sloguard soak`
+STRESS_KIND = "StressReport"  # stress.json of `sloguard stress`
+ENV_LOADGEN_DIR = "SLOGUARD_LOADGEN_DIR"  # where locustfile.py and profiles.yaml live
+ENV_LOAD_SCALE = "SLOGUARD_LOAD_SCALE"  # default --scale of load, soak and stress
+HEALTH_PATH = "/health"  # the reference service's liveness endpoint
+ADMIN_ROLLOUT_PATH = "/admin/rollout"
+ADMIN_FAULTS_PATH = "/admin/faults"
+# Memory growth bound of `sloguard soak`, as sloguard.yaml's memory-growth objective (1 MiB/hour).
+SOAK_GROWTH_BOUND = 1048576

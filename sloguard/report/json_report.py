@@ -1,0 +1,71 @@
+"""The versioned JSON check report (CLI contract: apiVersion sloguard/v1, kind CheckReport)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sloguard.conventions import API_VERSION, REPORT_KIND
+from sloguard.evaluate import CheckResult, Verdict
+from sloguard.report.format import iso
+from sloguard.spec.model import Bound
+
+FILENAME = "sloguard-report.json"
+
+
+def to_document(result: CheckResult, *, exit_code: int, prometheus: str) -> dict[str, Any]:
+    """The report as plain data, in the shape of the contract."""
+    slo = result.slo_set
+    return {
+        "apiVersion": API_VERSION,
+        "kind": REPORT_KIND,
+        "verdict": result.status.value,
+        "score": round(result.score, 3),
+        "exitCode": exit_code,
+        "spec": {"name": slo.name, "service": slo.service, "source": slo.source},
+        "prometheus": prometheus,
+        "generatedAt": iso(time.time()),
+        "window": {
+            "start": iso(result.window.start),
+            "end": iso(result.window.end),
+            "startUnix": result.window.start,
+            "endUnix": result.window.end,
+            "seconds": result.window.seconds,
+        },
+        "objectives": [_objective(v) for v in result.verdicts],
+        **result.extra,
+    }
+
+
+def _objective(v: Verdict) -> dict[str, Any]:
+    obj = v.objective
+    return {
+        "name": obj.name,
+        "group": v.group,
+        "labels": v.group_labels,
+        "value": v.value,
+        "status": v.status.value,
+        "countsAs": v.counts_as.value,
+        "reason": v.reason,
+        "events": v.events,
+        "query": v.queries.value,
+        "eventsQuery": v.queries.events,
+        "sli": type(obj.sli).__name__.removesuffix("SLI").lower(),
+        "objective": _bound(obj.objective),
+        "warning": _bound(obj.warning) if obj.warning else None,
+        "key": obj.key,
+        "weight": obj.weight,
+        "description": obj.description,
+    }
+
+
+def _bound(bound: Bound) -> dict[str, float]:
+    return {k: v for k, v in (("min", bound.min), ("max", bound.max)) if v is not None}
+
+
+def write(document: dict[str, Any], directory: Path) -> Path:
+    path = directory / FILENAME
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,54 @@
+"""JUnit XML: one testcase per objective and group, so CI systems show each SLO as a test."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from sloguard.evaluate import CheckResult, Status
+from sloguard.report.format import format_bound, format_value
+
+FILENAME = "sloguard-junit.xml"
+
+
+def render(result: CheckResult) -> str:
+    slo = result.slo_set
+    cases = []
+    failures = skipped = 0
+    for v in result.verdicts:
+        name = f"{v.objective.name}[{v.group}]" if v.group else v.objective.name
+        case = ET.Element("testcase", classname=f"sloguard.{slo.name}", name=name, time="0")
+        detail = (
+            f"{v.objective.name} {v.group or ''}: value {format_value(v.objective, v.value)}, "
+            f"objective {format_bound(v.objective, v.objective.objective)}. {v.reason}\nquery: {v.queries.value}"
+        )
+        if v.counts_as is Status.FAIL:
+            failures += 1
+            kind = "no data" if v.status is Status.NO_DATA else "objective failed"
+            ET.SubElement(case, "failure", message=kind, type=v.status.value).text = detail
+        elif v.status is Status.NO_DATA:
+            skipped += 1
+            ET.SubElement(case, "skipped", message="no data").text = detail
+        else:
+            ET.SubElement(case, "system-out").text = f"{v.status.value}: {detail}"
+        cases.append(case)
+    suite = ET.Element(
+        "testsuite",
+        name=f"sloguard.{slo.name}",
+        tests=str(len(cases)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        time=f"{result.window.seconds:.3f}",
+    )
+    suite.extend(cases)
+    suites = ET.Element("testsuites", name="sloguard")
+    suites.append(suite)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write(result: CheckResult, directory: Path) -> Path:
+    path = directory / FILENAME
+    path.write_text(render(result), encoding="utf-8")
+    return path
