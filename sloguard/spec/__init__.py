@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sloguard.spec.loader import load_spec, load_spec_text
 from sloguard.spec.model import (
     SLI,
     Bound,
@@ -34,4 +35,6 @@ __all__ = [
     "SLOSet",
     "Scoring",
     "ThroughputSLI",
+    "load_spec",
+    "load_spec_text",
 ]

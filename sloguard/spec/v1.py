@@ -1,0 +1,374 @@
+"""The v1 YAML schema (apiVersion sloguard/v1) as pydantic models, and its conversion to the internal model.
+
+The models mirror the YAML exactly (camelCase keys, unknown keys rejected); nothing
+outside the spec package sees them: `to_model` turns a validated document into
+`sloguard.spec.model.SLOSet`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from sloguard.conventions import API_VERSION, SPEC_KIND, format_number
+from sloguard.durations import parse_duration
+from sloguard.spec import model
+from sloguard.spec.selector import is_label_name, is_metric_name, parse_selector
+
+SUPPORTED_VERSIONS = (API_VERSION,)
+WINDOW_PLACEHOLDER = "{{window}}"
+HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+class FieldError(ValueError):
+    """A validation error at `path` below the model that raised it."""
+
+    # pydantic places an error raised by a model validator at the model itself; the loader
+    # appends `path` so that the message names the exact field and its line.
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def show(value: object) -> str:
+    """A short repr of user input for messages."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---- field checks (each raises ValueError with the message the user sees) ----------------------
+
+
+def check_api_version(value: object) -> str:
+    if value in SUPPORTED_VERSIONS:
+        return str(value)
+    if isinstance(value, str) and value.startswith("sloguard/"):
+        raise ValueError(f"unsupported version {show(value)}; this sloguard reads {', '.join(SUPPORTED_VERSIONS)}")
+    raise ValueError(f"must be {API_VERSION}, got {show(value)}")
+
+
+def check_kind(value: object) -> str:
+    if value != SPEC_KIND:
+        raise ValueError(f"must be {SPEC_KIND}, got {show(value)}")
+    return SPEC_KIND
+
+
+def _objective_name(value: str) -> str:
+    ok = value != "" and value[0] != "-" and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in value)
+    if not ok:
+        raise ValueError(
+            f"{show(value)} is not a valid name: use lowercase letters, digits and '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _label_name(value: str) -> str:
+    if not is_label_name(value):
+        raise ValueError(f"{show(value)} is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    if value.startswith("__"):
+        raise ValueError(f"{show(value)}: label names starting with __ are reserved by Prometheus")
+    return value
+
+
+def _histogram_name(value: str) -> str:
+    if "{" in value:
+        raise ValueError(
+            "must be a plain histogram name; label matchers are not allowed here "
+            "(group with `by`, filter with spec.selector)"
+        )
+    if not is_metric_name(value):
+        raise ValueError(f"{show(value)} is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    for suffix in HISTOGRAM_SUFFIXES:
+        if value.endswith(suffix):
+            raise ValueError(
+                f"give the histogram's base name {show(value[: -len(suffix)])}, without {suffix}; "
+                "sloguard adds _bucket and _count itself"
+            )
+    return value
+
+
+def _selector(value: str) -> str:
+    parse_selector(value)  # raises ValueError with the position of the problem
+    return value
+
+
+def _duration(value: str) -> str:
+    if parse_duration(value) <= 0:
+        raise ValueError("must be longer than zero")
+    return value
+
+
+def _query(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    start = value.find("{{")
+    while start != -1:
+        if not value.startswith(WINDOW_PLACEHOLDER, start):
+            end = value.find("}}", start)
+            shown = value[start : end + 2] if 0 < end - start < 40 else value[start : start + 12] + "..."
+            raise ValueError(f"unknown placeholder {show(shown)}; the only placeholder is {WINDOW_PLACEHOLDER}")
+        start = value.find("{{", start + len(WINDOW_PLACEHOLDER))
+    return value
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+ObjectiveName = Annotated[str, AfterValidator(_objective_name)]
+LabelName = Annotated[str, AfterValidator(_label_name)]
+HistogramName = Annotated[str, AfterValidator(_histogram_name)]
+Selector = Annotated[str, AfterValidator(_selector)]
+Duration = Annotated[str, AfterValidator(_duration)]
+Query = Annotated[str, AfterValidator(_query)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Count = Annotated[int, Field(ge=0)]
+NoDataMode = Literal["fail", "warn", "pass"]
+
+
+class _Model(BaseModel):
+    # strict: YAML already types its scalars, so "0.005" (a string) or `true` must not pass as
+    # a number, nor 1 as a boolean. extra=forbid: a misspelt key is an error, not ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, allow_inf_nan=False, frozen=True)
+
+
+class Metadata(_Model):
+    name: NonEmptyStr
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Latency(_Model):
+    metric: HistogramName
+    quantile: Annotated[float, Field(gt=0, lt=1)]
+
+
+class LatencyRatio(_Model):
+    metric: HistogramName
+    threshold: Annotated[float, Field(gt=0)]
+
+
+class ErrorRatio(_Model):
+    errors: Selector
+    total: Selector
+
+
+class Throughput(_Model):
+    metric: Selector
+
+
+class MemoryGrowth(_Model):
+    metric: Selector
+    per: Duration = "1h"
+
+
+class PromQL(_Model):
+    query: Query
+
+
+class SLI(_Model):
+    """Exactly one of the six SLI kinds."""
+
+    latency: Latency | None = None
+    latency_ratio: LatencyRatio | None = None
+    error_ratio: ErrorRatio | None = None
+    throughput: Throughput | None = None
+    memory_growth: MemoryGrowth | None = None
+    promql: PromQL | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLI:
+        chosen = [alias for alias, value in self.kinds() if value is not None]
+        if not chosen:
+            raise ValueError(f"must set exactly one SLI kind: {', '.join(sli_kinds())}")
+        if len(chosen) > 1:
+            raise FieldError((chosen[1],), f"{chosen[0]} is already set; an SLI has exactly one kind")
+        return self
+
+    def kinds(self) -> list[tuple[str, object]]:
+        return [(field.alias or name, getattr(self, name)) for name, field in type(self).model_fields.items()]
+
+    def kind(self) -> str:
+        return next(alias for alias, value in self.kinds() if value is not None)
+
+
+def sli_kinds() -> list[str]:
+    """The YAML names of the SLI kinds, in declaration order."""
+    return [field.alias or name for name, field in SLI.model_fields.items()]
+
+
+class Bound(_Model):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("set min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise FieldError(("min",), f"must not be greater than max ({format_number(self.max)})")
+        return self
+
+
+class Scoring(_Model):
+    """Keptn-style total-score thresholds, in percent."""
+
+    pass_: Percent = Field(alias="pass")
+    warning: Percent
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scoring:
+        if self.warning > self.pass_:
+            raise FieldError(("warning",), f"must not be greater than pass ({format_number(self.pass_)})")
+        return self
+
+
+# SLIs whose value is a ratio: bounds outside 0..1 are almost always a percentage typed by mistake.
+_RATIO_KINDS = ("latencyRatio", "errorRatio")
+
+
+class Objective(_Model):
+    name: ObjectiveName
+    description: str = ""
+    sli: SLI
+    by: list[LabelName] = Field(default_factory=list)
+    objective: Bound
+    warning: Bound | None = None
+    key: bool = False
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    min_events: Count | None = None
+    no_data: NoDataMode | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Objective:
+        seen: set[str] = set()
+        for index, label in enumerate(self.by):
+            if label in seen:
+                raise FieldError(("by", index), f"{show(label)} is listed twice")
+            seen.add(label)
+        kind = self.sli.kind()
+        bounds = [("objective", self.objective)] + ([("warning", self.warning)] if self.warning else [])
+        if kind in _RATIO_KINDS:
+            for where, bound in bounds:
+                for side in ("min", "max"):
+                    value = getattr(bound, side)
+                    if value is not None and not 0 <= value <= 1:
+                        raise FieldError(
+                            (where, side), f"must be between 0 and 1: {kind} is a ratio (write 0.01 for 1 %)"
+                        )
+        if self.warning is not None:
+            self._check_warning(self.objective, self.warning)
+        return self
+
+    @staticmethod
+    def _check_warning(objective: Bound, warning: Bound) -> None:
+        """A warning bound sits inside the objective: crossing it comes before failing."""
+        for side in ("min", "max"):
+            warn, limit = getattr(warning, side), getattr(objective, side)
+            if warn is None:
+                continue
+            if limit is None:
+                raise FieldError(
+                    ("warning", side),
+                    f"objective has no {side}; a warning bound must tighten a side the objective sets",
+                )
+            if side == "max" and warn > limit:
+                raise FieldError(
+                    ("warning", side),
+                    f"must be at most objective.max ({format_number(limit)}): a warning is stricter",
+                )
+            if side == "min" and warn < limit:
+                raise FieldError(
+                    ("warning", side),
+                    f"must be at least objective.min ({format_number(limit)}): a warning is stricter",
+                )
+
+
+class Spec(_Model):
+    service: NonEmptyStr
+    selector: dict[LabelName, str] = Field(default_factory=dict)
+    no_data: NoDataMode = "fail"
+    min_events: Count = 100
+    scoring: Scoring | None = None
+    objectives: Annotated[list[Objective], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Spec:
+        first: dict[str, int] = {}
+        for index, objective in enumerate(self.objectives):
+            if objective.name in first:
+                raise FieldError(
+                    ("objectives", index, "name"),
+                    f"duplicate name {show(objective.name)}, already used by objectives[{first[objective.name]}]",
+                )
+            first[objective.name] = index
+        return self
+
+
+class Document(_Model):
+    """A whole sloguard/v1 file."""
+
+    api_version: Annotated[str, AfterValidator(check_api_version)]
+    kind: Annotated[str, AfterValidator(check_kind)]
+    metadata: Metadata
+    spec: Spec
+
+
+# ---- conversion to the internal model ---------------------------------------------------------
+
+
+def to_model(doc: Document, source: str = "") -> model.SLOSet:
+    """The internal model of a validated v1 document; `source` is kept for messages."""
+    spec = doc.spec
+    return model.SLOSet(
+        name=doc.metadata.name,
+        service=spec.service,
+        objectives=tuple(_objective(objective) for objective in spec.objectives),
+        selector=tuple(model.Matcher(label=label, op="=", value=value) for label, value in spec.selector.items()),
+        no_data=model.NoData(spec.no_data),
+        min_events=spec.min_events,
+        scoring=None if spec.scoring is None else model.Scoring(spec.scoring.pass_, spec.scoring.warning),
+        source=source,
+        labels=dict(doc.metadata.labels),
+    )
+
+
+def _objective(objective: Objective) -> model.Objective:
+    return model.Objective(
+        name=objective.name,
+        sli=_sli(objective.sli),
+        objective=_bound(objective.objective),
+        warning=None if objective.warning is None else _bound(objective.warning),
+        by=tuple(objective.by),
+        key=objective.key,
+        weight=float(objective.weight),
+        description=objective.description,
+        min_events=objective.min_events,
+        no_data=None if objective.no_data is None else model.NoData(objective.no_data),
+    )
+
+
+def _bound(bound: Bound) -> model.Bound:
+    return model.Bound(
+        min=None if bound.min is None else float(bound.min),
+        max=None if bound.max is None else float(bound.max),
+    )
+
+
+def _sli(sli: SLI) -> model.SLI:
+    if sli.latency is not None:
+        return model.LatencySLI(metric=sli.latency.metric, quantile=float(sli.latency.quantile))
+    if sli.latency_ratio is not None:
+        return model.LatencyRatioSLI(metric=sli.latency_ratio.metric, threshold=float(sli.latency_ratio.threshold))
+    if sli.error_ratio is not None:
+        return model.ErrorRatioSLI(
+            errors=parse_selector(sli.error_ratio.errors), total=parse_selector(sli.error_ratio.total)
+        )
+    if sli.throughput is not None:
+        return model.ThroughputSLI(metric=parse_selector(sli.throughput.metric))
+    if sli.memory_growth is not None:
+        return model.MemoryGrowthSLI(
+            metric=parse_selector(sli.memory_growth.metric), per_seconds=parse_duration(sli.memory_growth.per)
+        )
+    if sli.promql is not None:
+        return model.PromQLSLI(query=sli.promql.query)
+    raise AssertionError("SLI validated with no kind")  # the SLI validator makes this unreachable
