@@ -1,0 +1,315 @@
+"""The embedded local stack: start, stop and health of every process, state in one directory.
+
+`up` starts, as children on loopback with free ports: redis-server, the
+OPA-compatible policy server, the reference service, a webhook receiver,
+prometheus-alertmanager (routing to the receiver) and prometheus (scraping the
+service, loading alerts/, alerting to Alertmanager). DIR/stack.json records
+ports, URLs and pids; `down` stops exactly those pids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sloguard.conventions import API_VERSION, BINARIES, SCRAPE_JOB
+from sloguard.errors import SloguardError, UsageError
+from sloguard.processes import (
+    LOOPBACK,
+    free_port,
+    http_ok,
+    pid_alive,
+    port_in_use,
+    spawn,
+    stop_pid,
+    tail,
+    tcp_ok,
+    wait_until,
+)
+
+STATE_FILE = "stack.json"
+# Shared with docker-compose.yml; resolved from the checkout this package runs from.
+SHARED_PROMETHEUS_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "prometheus.yml"
+STACK_KIND = "Stack"
+HEALTH_TIMEOUT = 30.0
+# The order processes start in; `down` stops them in reverse.
+COMPONENTS = ("redis", "policy-server", "service", "receiver", "alertmanager", "prometheus")
+
+
+class StackError(SloguardError):
+    """The stack cannot start, or its state directory is unusable."""
+
+
+@dataclass
+class Component:
+    name: str
+    port: int
+    url: str
+    pid: int
+    log: str
+    argv: list[str]
+
+
+@dataclass
+class StackOptions:
+    directory: Path
+    policies: str | None = None
+    decision: str | None = None
+    rollout: float | None = None
+    rules: Sequence[Path] = ()
+    faults: Sequence[str] = ()
+    ports: dict[str, int] = field(default_factory=dict)
+    admin_token: str = "sloguard-admin"
+    service_args: Sequence[str] = ()
+
+
+@dataclass
+class ComponentStatus:
+    name: str
+    pid: int
+    running: bool
+    healthy: bool
+    url: str
+
+
+def require_binary(key: str) -> str:
+    """The path of a stack binary, or a message naming the Debian package to install."""
+    binary, package = BINARIES[key]
+    path = shutil.which(binary)
+    if path is None:
+        raise StackError(f"{binary} not found: install the Debian package {package} (apt-get install {package})")
+    return path
+
+
+def load_state(directory: Path) -> dict[str, object] | None:
+    path = directory / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("components"), dict):
+            raise ValueError("no components")
+        return state
+    except (OSError, ValueError) as exc:
+        raise StackError(f"{path}: unreadable stack state ({exc}); remove it to start afresh") from None
+
+
+def components_of(state: dict[str, object]) -> dict[str, Component]:
+    raw = state["components"]
+    assert isinstance(raw, dict)
+    return {name: Component(**value) for name, value in raw.items()}
+
+
+def running_pids(state: dict[str, object]) -> list[tuple[str, int]]:
+    return [(c.name, c.pid) for c in components_of(state).values() if pid_alive(c.pid)]
+
+
+def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) -> dict[str, object]:
+    """Start every component, wait for each to be healthy, write stack.json."""
+    directory = options.directory.resolve()
+    previous = load_state(directory)
+    if previous is not None:
+        alive = running_pids(previous)
+        if alive:
+            names = ", ".join(f"{n} (pid {p})" for n, p in alive)
+            raise StackError(f"a stack is already running in {directory}: {names}; run `sloguard stack down`")
+        say(f"{directory / STATE_FILE} was stale (no process of it is running): starting afresh")
+    binaries = {key: require_binary(key) for key in ("redis", "prometheus", "alertmanager")}
+    ports = _choose_ports(options.ports)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    started: dict[str, Component] = {}
+    try:
+        for name in COMPONENTS:
+            component = _start(name, options, directory, ports, binaries)
+            started[name] = component
+            _wait_healthy(component, directory)
+            say(f"{name:<14} pid {component.pid:<7} {component.url}")
+    except BaseException:
+        for component in reversed(list(started.values())):
+            stop_pid(component.pid)
+        raise
+    state: dict[str, object] = {
+        "apiVersion": API_VERSION,
+        "kind": STACK_KIND,
+        "directory": str(directory),
+        "startedAt": time.time(),
+        "adminToken": options.admin_token,
+        "components": {name: asdict(c) for name, c in started.items()},
+    }
+    (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    return state
+
+
+def down(directory: Path) -> list[tuple[str, int, bool]]:
+    """Stop exactly the pids of stack.json, last started first; (name, pid, was running)."""
+    state = load_state(directory.resolve())
+    if state is None:
+        raise UsageError(f"no stack in {directory} (no {STATE_FILE})")
+    stopped = []
+    for component in reversed(list(components_of(state).values())):
+        stopped.append((component.name, component.pid, stop_pid(component.pid)))
+    (directory.resolve() / STATE_FILE).rename(directory.resolve() / "stack.stopped.json")
+    return stopped
+
+
+def status(directory: Path) -> list[ComponentStatus]:
+    """Each component: is its pid running, does it answer its health check."""
+    state = load_state(directory.resolve())
+    if state is None:
+        raise UsageError(f"no stack in {directory} (no {STATE_FILE})")
+    result = []
+    for c in components_of(state).values():
+        running = pid_alive(c.pid)
+        result.append(ComponentStatus(c.name, c.pid, running, running and _healthy(c), c.url))
+    return result
+
+
+def _choose_ports(fixed: dict[str, int]) -> dict[str, int]:
+    unknown = sorted(set(fixed) - set(COMPONENTS))
+    if unknown:
+        raise UsageError(f"unknown component {', '.join(unknown)} in --port: choose from {', '.join(COMPONENTS)}")
+    ports: dict[str, int] = {}
+    for name in COMPONENTS:
+        if name in fixed:
+            if port_in_use(fixed[name]):
+                raise StackError(f"port {fixed[name]} ({name}) is in use: choose another or omit it for a free one")
+            ports[name] = fixed[name]
+        else:
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+            ports[name] = port
+    return ports
+
+
+def _python_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sloguard", *args]
+
+
+def _start(name: str, options: StackOptions, directory: Path, ports: dict[str, int],
+           binaries: dict[str, str]) -> Component:
+    port = ports[name]
+    base = f"http://{LOOPBACK}:{port}"
+    log = directory / "logs" / f"{name}.log"
+    if name == "redis":
+        argv = [binaries["redis"], "--port", str(port), "--bind", LOOPBACK, "--save", "",
+                "--appendonly", "no", "--dir", str(directory), "--protected-mode", "yes"]
+        url = f"redis://{LOOPBACK}:{port}/0"
+    elif name == "policy-server":
+        argv = _python_cli("demo", "policy-server", "--host", LOOPBACK, "--port", str(port))
+        if options.policies:
+            argv += ["--policies", options.policies]
+        url = base
+    elif name == "service":
+        argv = _python_cli(
+            "demo", "serve", "--host", LOOPBACK, "--port", str(port),
+            "--opa-url", f"http://{LOOPBACK}:{ports['policy-server']}",
+            "--redis-url", f"redis://{LOOPBACK}:{ports['redis']}/0",
+            "--admin-token", options.admin_token,
+        )
+        if options.policies:
+            argv += ["--policies", options.policies]
+        if options.decision:
+            argv += ["--decision", options.decision]
+        if options.rollout is not None:
+            argv += ["--rollout", f"{options.rollout:g}"]
+        argv += list(options.service_args)
+        url = base
+    elif name == "receiver":
+        argv = [sys.executable, "-m", "sloguard.receiver", "--port", str(port),
+                "--out", str(directory / "notifications.jsonl")]
+        url = base
+    elif name == "alertmanager":
+        config = directory / "alertmanager.yml"
+        config.write_text(yaml.safe_dump(alertmanager_config(f"http://{LOOPBACK}:{ports['receiver']}/alert")))
+        argv = [binaries["alertmanager"], f"--config.file={config}", f"--storage.path={directory / 'alertmanager'}",
+                f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address="]
+        url = base
+    elif name == "prometheus":
+        config = directory / "prometheus.yml"
+        config.write_text(yaml.safe_dump(prometheus_config(ports, options.rules), sort_keys=False))
+        argv = [binaries["prometheus"], f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
+                f"--web.listen-address={LOOPBACK}:{port}", "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=2d"]
+        url = base
+    else:  # pragma: no cover - COMPONENTS is closed
+        raise AssertionError(name)
+    process = spawn(argv, log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return Component(name, port, url, process.pid, str(log), argv)
+
+
+def _health_url(c: Component) -> str | None:
+    return {
+        "policy-server": f"{c.url}/health",
+        "service": f"{c.url}/ready",
+        "receiver": f"{c.url}/health",
+        "alertmanager": f"{c.url}/-/ready",
+        "prometheus": f"{c.url}/-/ready",
+    }.get(c.name)
+
+
+def _healthy(c: Component) -> bool:
+    url = _health_url(c)
+    return tcp_ok(c.port) if url is None else http_ok(url)
+
+
+def _wait_healthy(c: Component, directory: Path) -> None:
+    if wait_until(lambda: _healthy(c), timeout=HEALTH_TIMEOUT, alive=lambda: pid_alive(c.pid)):
+        return
+    died = not pid_alive(c.pid)
+    stop_pid(c.pid)
+    reason = "exited" if died else f"was not healthy within {HEALTH_TIMEOUT:.0f} s"
+    hint = tail(Path(c.log))
+    if "address already in use" in hint.lower():
+        reason = f"could not bind port {c.port} (address already in use)"
+    raise StackError(f"{c.name} {reason}; log {c.log}: {hint}")
+
+
+def prometheus_config(ports: dict[str, int], rules: Sequence[Path], base: Path = SHARED_PROMETHEUS_CONFIG
+                      ) -> dict[str, Any]:
+    """The shared Prometheus config with this stack's loopback addresses and rule files."""
+    try:
+        config = yaml.safe_load(base.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise StackError(f"{base}: cannot read the shared Prometheus config ({exc})") from None
+    config["rule_files"] = [str(Path(r).resolve()) for r in rules]
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"{LOOPBACK}:{ports['alertmanager']}"]}]}]}
+    for job in config.get("scrape_configs", []):
+        if job.get("job_name") == SCRAPE_JOB:
+            job["static_configs"] = [{"targets": [f"{LOOPBACK}:{ports['service']}"]}]
+    return config
+
+
+def alertmanager_config(webhook_url: str) -> dict[str, object]:
+    # Short waits: the local stack exists to show an alert reaching its receiver quickly.
+    return {
+        "route": {"receiver": "webhook", "group_by": ["alertname", "sloth_slo"], "group_wait": "1s",
+                  "group_interval": "5s", "repeat_interval": "1h"},
+        "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
+    }
+
+
+def parse_ports(items: Sequence[str]) -> dict[str, int]:
+    """--port NAME=PORT options."""
+    ports = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise UsageError(f"--port {item!r}: write NAME=PORT with a port from 1 to 65535")
+        ports[name.strip()] = int(value)
+    return ports
+
+
+def default_rules() -> list[Path]:
+    """The generated alert rules of this checkout, when there are any."""
+    return sorted(Path("alerts").glob("*.rules.yml"))
