@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +30,10 @@ class CheckOptions:
     window: Window
     timeout: float = 10.0
     retries: int = 3
+    variables: dict[str, float] = field(default_factory=dict)
+    baseline: str | None = None  # relative criteria against `sloguard baseline save` output
+    run_file: str | None = None  # --run: its directory's latencies.csv feeds the baseline statistics
+    max_regression: float = 0.10
 
 
 def parse_time(text: str, *, now: float) -> float:
@@ -94,6 +98,30 @@ def _time_value(value: object, now: float) -> float:
     return parse_time(str(value), now=now)
 
 
+def run_variables(path: Path) -> dict[str, float]:
+    """The spec variables a load run declares (its profile's slo_variables), e.g. minThroughput."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: unreadable run file ({exc})") from None
+    raw = doc.get("sloVariables") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, int | float) for v in raw.values()):
+        raise UsageError(f"{path}: sloVariables must map names to numbers")
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def parse_variables(items: Sequence[str]) -> dict[str, float]:
+    """--var NAME=NUMBER options."""
+    variables = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            variables[name.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--var {item!r}: write NAME=NUMBER") from None
+    return variables
+
+
 def parse_formats(text: str) -> list[str]:
     formats = [f.strip() for f in text.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -108,10 +136,14 @@ def exit_code_for(result: CheckResult) -> ExitCode:
 
 def run_check(options: CheckOptions, console: Console) -> tuple[CheckResult, ExitCode]:
     """Evaluate the spec over the window, print and write the reports, and say the exit code."""
-    slo_set = load_spec(options.spec_file)
+    slo_set = load_spec(options.spec_file, options.variables)
     client = PrometheusClient.from_env(options.prometheus_url, timeout=options.timeout, retries=options.retries)
     with client:
         result = evaluate(slo_set, options.window, client.instant_query)
+    if options.baseline:
+        from sloguard.baseline import apply_baseline
+
+        result = apply_baseline(result, options.baseline, options.run_file, options.max_regression, console)
     code = exit_code_for(result)
     write_reports(result, code, options, client_url=redact_url(options.prometheus_url), console=console)
     return result, code

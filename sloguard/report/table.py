@@ -11,7 +11,13 @@ from sloguard.report.format import format_bound, format_value, iso
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "no_data": "magenta"}
 
 
+# Wide enough for every column in CI logs, where rich would otherwise assume 80 columns.
+LOG_WIDTH = 160
+
+
 def render(result: CheckResult, console: Console) -> None:
+    if not console.is_terminal and console.width < LOG_WIDTH:
+        console.width = LOG_WIDTH
     w = result.window
     table = Table(
         title=f"sloguard check: {result.slo_set.name}  {iso(w.start)} → {iso(w.end)} ({w.seconds:.0f} s)",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 import typing
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -21,7 +23,7 @@ Loc = tuple[str | int, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def load_spec(path: str | os.PathLike[str]) -> SLOSet:
+def load_spec(path: str | os.PathLike[str], variables: Mapping[str, float] | None = None) -> SLOSet:
     """Load and validate the spec file at `path`; SpecError (one line) on any problem."""
     source = os.fspath(path)
     try:
@@ -42,13 +44,17 @@ def load_spec(path: str | os.PathLike[str]) -> SLOSet:
         raise SpecError(
             _one_line(f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
         ) from None
-    return load_spec_text(text, source)
+    return load_spec_text(text, source, variables)
 
 
-def load_spec_text(text: str, source: str = "<string>") -> SLOSet:
-    """Load and validate a spec given as text; `source` names it in messages."""
+def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, float] | None = None) -> SLOSet:
+    """Load and validate a spec given as text; `source` names it in messages.
+
+    `variables` override the defaults of `spec.variables` (e.g. a load profile's rate).
+    """
     root, data = _read_yaml(text, source)
     _check_header(root, data, source)
+    _substitute_variables(root, data, dict(variables or {}), source)
     try:
         doc = v1.Document.model_validate(data)
     except ValidationError as exc:
@@ -346,3 +352,46 @@ def _one_line(message: str) -> str:
     return "".join(
         char if char.isprintable() and unicodedata.category(char) != "Cs" else ascii(char)[1:-1] for char in message
     )
+
+
+# ---- variables --------------------------------------------------------------------------------
+# A bound whose right value depends on the load that ran (throughput) is written "${name}";
+# spec.variables holds its production default and a load run's profile may override it.
+
+_VARIABLE_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def declared_variables(data: Any) -> dict[str, Any]:
+    spec = data.get("spec") if isinstance(data, dict) else None
+    declared = spec.get("variables") if isinstance(spec, dict) else None
+    return declared if isinstance(declared, dict) else {}
+
+
+def _substitute_variables(root: yaml.MappingNode, data: dict[Any, Any], overrides: dict[str, float],
+                          source: str) -> None:
+    """Replace every "${name}" value under spec with the variable's number, in place."""
+    declared = declared_variables(data)
+    undeclared = sorted(set(overrides) - set(declared))
+    if undeclared:
+        raise SpecError(_one_line(f"{source}: variable {', '.join(undeclared)} is not declared in spec.variables"))
+    values = {**declared, **overrides}
+    spec_node = next((v for k, v in root.value if k.value == "spec"), None)
+    if spec_node is None or not isinstance(data.get("spec"), dict):
+        return
+    _walk(spec_node, data["spec"], values, source)
+
+
+def _walk(node: yaml.Node, value: Any, values: dict[str, Any], source: str) -> Any:
+    if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
+        for key_node, child in node.value:
+            if key_node.value in value and key_node.value != "variables":
+                value[key_node.value] = _walk(child, value[key_node.value], values, source)
+    elif isinstance(node, yaml.SequenceNode) and isinstance(value, list):
+        for index, child in enumerate(node.value[: len(value)]):
+            value[index] = _walk(child, value[index], values, source)
+    elif isinstance(value, str) and (match := _VARIABLE_REF.match(value)):
+        name = match.group(1)
+        if name not in values:
+            raise SpecError(_one_line(f"{source}:{_line(node)}: ${{{name}}}: no such variable in spec.variables"))
+        return values[name]
+    return value

@@ -481,7 +481,8 @@ def test_objective_rules(lines: list[str], message: str) -> None:
         (["scoring: {pass: 90}"], "f.yaml:6: scoring.warning: is required"),
         (
             ["extra: 1"],
-            "f.yaml:6: extra: unknown key; expected one of service, selector, noData, minEvents, scoring, objectives",
+            "f.yaml:6: extra: unknown key; expected one of service, selector, noData, minEvents, scoring, alerting, "
+            "variables, objectives",
         ),
         (["nodata: warn"], "f.yaml:6: nodata: unknown key (did you mean noData?)"),
     ],
@@ -770,3 +771,39 @@ def test_help_does_not_import_pydantic_or_yaml() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+# ---- spec variables ---------------------------------------------------------------------------
+
+VARIABLE_SPEC = """\
+apiVersion: sloguard/v1
+kind: SLOSet
+metadata: {name: v}
+spec:
+  service: sark
+  variables: {minThroughput: 2000}
+  objectives:
+    - name: throughput
+      sli: {throughput: {metric: sark_authz_requests_total}}
+      objective: {min: "${minThroughput}"}
+"""
+
+
+def test_a_variable_reference_takes_the_declared_default() -> None:
+    [objective] = load_spec_text(VARIABLE_SPEC, "v.yaml").objectives
+    assert objective.objective.min == 2000
+
+
+def test_a_variable_override_replaces_the_default() -> None:
+    [objective] = load_spec_text(VARIABLE_SPEC, "v.yaml", {"minThroughput": 90}).objectives
+    assert objective.objective.min == 90
+
+
+def test_an_unknown_variable_reference_names_its_line() -> None:
+    with pytest.raises(SpecError, match=r"^v\.yaml:10: \$\{minRate\}: no such variable"):
+        load_spec_text(VARIABLE_SPEC.replace("${minThroughput}", "${minRate}"), "v.yaml")
+
+
+def test_an_override_of_an_undeclared_variable_is_an_error() -> None:
+    with pytest.raises(SpecError, match="variable other is not declared"):
+        load_spec_text(VARIABLE_SPEC, "v.yaml", {"other": 1})

@@ -1,0 +1,130 @@
+"""`sloguard demo`: stack up, a load profile at a 50/50 Rust/Python rollout, check, reports, stack down.
+
+Everything it prints comes from the run it just made: real processes, real
+traffic, Prometheus scraping the reference service, `sloguard check` on the
+load run's steady-state window.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from sloguard.check import CheckOptions, run_check, run_variables, window_from_run
+from sloguard.conventions import SCRAPE_JOB, ExitCode
+from sloguard.errors import SloguardError, UsageError
+from sloguard.processes import wait_until
+from sloguard.stack import StackOptions, default_rules, down, up
+
+FAULT_KINDS = ("latency", "errors", "leak")
+REPORT_FORMATS = ("table", "json", "junit", "markdown")
+# Prometheus must have scraped past the window's end before the check reads it.
+SCRAPE_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class DemoOptions:
+    spec_file: str = "sloguard.yaml"
+    profile: str = "quick"
+    rollout: float = 50.0
+    faults: Sequence[str] = ()
+    output_dir: Path | None = None
+    duration: str | None = None
+    open_loop: bool = True
+    extra_load_args: Sequence[str] = field(default_factory=tuple)
+
+
+def fault_args(faults: Sequence[str]) -> list[str]:
+    """--inject latency=rust:20ms -> the service's --inject-latency rust:20ms."""
+    args = []
+    for fault in faults:
+        kind, _, value = fault.partition("=")
+        if kind not in FAULT_KINDS or ":" not in value:
+            raise UsageError(f"--inject {fault!r}: write KIND=IMPL:AMOUNT with KIND one of {', '.join(FAULT_KINDS)}, "
+                             "e.g. latency=rust:20ms, errors=python:5%, leak=rust:64KiB")
+        args += [f"--inject-{kind}", value]
+    return args
+
+
+def run_demo(options: DemoOptions, console: Console) -> ExitCode:
+    """The whole demo; returns the check's exit code. The stack is stopped whatever happens."""
+    service_args = fault_args(options.faults)
+    keep = options.output_dir is not None
+    workdir = options.output_dir or Path(tempfile.mkdtemp(prefix="sloguard-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack_dir, run_dir, report_dir = workdir / "stack", workdir / "run", workdir / "reports"
+    console.rule("sloguard demo: starting the stack")
+    state = up(StackOptions(directory=stack_dir, rollout=options.rollout, rules=default_rules(),
+                            service_args=service_args), say=console.print)
+    components = state["components"]
+    assert isinstance(components, dict)
+    service, prometheus = components["service"]["url"], components["prometheus"]["url"]
+    try:
+        console.rule(f"load: profile {options.profile}, {options.rollout:g}% of users on the Rust path")
+        _run_load(options, service, str(state["adminToken"]), run_dir)
+        run_file = run_dir / "run.json"
+        window = window_from_run(run_file)
+        console.print(f"waiting for Prometheus to scrape past the window's end ({window.end:.0f})", style="dim")
+        if not wait_until(lambda: _scraped_after(prometheus, window.end), timeout=SCRAPE_WAIT_SECONDS, interval=1):
+            raise SloguardError(f"Prometheus at {prometheus} did not scrape the service after the run ended")
+        console.rule("check")
+        check = CheckOptions(
+            spec_file=options.spec_file, prometheus_url=prometheus, formats=REPORT_FORMATS, output_dir=report_dir,
+            window=window, variables=run_variables(run_file), run_file=str(run_file),
+        )
+        _, code = run_check(check, console)
+        _html_report(workdir, console)
+    finally:
+        console.rule("stopping the stack")
+        down(stack_dir)
+    if keep:
+        console.print(f"run, reports and stack logs kept in {workdir}")
+    else:
+        console.print(f"reports in {report_dir}")
+    return code
+
+
+def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Path) -> None:
+    argv = [sys.executable, "-m", "sloguard", "load", "run", options.profile, "--host", service,
+            "--output-dir", str(run_dir), "--admin-token", admin_token]
+    if options.open_loop:
+        argv.append("--open-loop")
+    if options.duration:
+        argv += ["--duration", options.duration]
+    argv += list(options.extra_load_args)
+    # A child process keeps Locust's gevent monkey-patching out of this one.
+    result = subprocess.run(argv, check=False)
+    if result.returncode != 0 or not (run_dir / "run.json").exists():
+        raise SloguardError(f"the load run failed (exit {result.returncode}); see the output above")
+
+
+def _scraped_after(prometheus: str, end: float) -> bool:
+    query = urllib.parse.urlencode({"query": f'timestamp(up{{job="{SCRAPE_JOB}"}})'})
+    try:
+        with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
+            result = json.load(response)["data"]["result"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(result) and float(result[0]["value"][1]) >= end
+
+
+def _html_report(workdir: Path, console: Console) -> None:
+    """The HTML performance report of this run, when the report module is installed."""
+    try:
+        from sloguard.report import html
+    except ImportError:
+        return
+    render = getattr(html, "write_report", None)
+    if render is None:
+        return
+    path = render([workdir], workdir / "reports")
+    console.print(f"wrote {path}", style="dim")
