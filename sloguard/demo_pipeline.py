@@ -119,8 +119,10 @@ def _scraped_after(prometheus: str, end: float) -> bool:
 
 def _html_report(workdir: Path, console: Console) -> None:
     """The HTML performance report of this run, when the report module is installed."""
+    import importlib
+
     try:
-        from sloguard.report import html
+        html = importlib.import_module("sloguard.report.html")
     except ImportError:
         return
     render = getattr(html, "write_report", None)

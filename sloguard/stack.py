@@ -39,6 +39,7 @@ from sloguard.processes import (
 STATE_FILE = "stack.json"
 # Shared with docker-compose.yml; resolved from the checkout this package runs from.
 SHARED_PROMETHEUS_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "prometheus.yml"
+SHARED_ALERTMANAGER_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "alertmanager.yml"
 STACK_KIND = "Stack"
 HEALTH_TIMEOUT = 30.0
 # The order processes start in; `down` stops them in reverse.
@@ -231,7 +232,8 @@ def _start(name: str, options: StackOptions, directory: Path, ports: dict[str, i
         url = base
     elif name == "alertmanager":
         config = directory / "alertmanager.yml"
-        config.write_text(yaml.safe_dump(alertmanager_config(f"http://{LOOPBACK}:{ports['receiver']}/alert")))
+        config.write_text(yaml.safe_dump(alertmanager_config(f"http://{LOOPBACK}:{ports['receiver']}/alert"),
+                                         sort_keys=False))
         argv = [binaries["alertmanager"], f"--config.file={config}", f"--storage.path={directory / 'alertmanager'}",
                 f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address="]
         url = base
@@ -290,13 +292,29 @@ def prometheus_config(ports: dict[str, int], rules: Sequence[Path], base: Path =
     return config
 
 
-def alertmanager_config(webhook_url: str) -> dict[str, object]:
-    # Short waits: the local stack exists to show an alert reaching its receiver quickly.
-    return {
-        "route": {"receiver": "webhook", "group_by": ["alertname", "sloth_slo"], "group_wait": "1s",
-                  "group_interval": "5s", "repeat_interval": "1h"},
-        "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
-    }
+def alertmanager_config(webhook_url: str, base: Path = SHARED_ALERTMANAGER_CONFIG, *, fast: bool = True
+                        ) -> dict[str, Any]:
+    """The shared Alertmanager config with every webhook pointed at this stack's receiver.
+
+    `fast` shortens group_wait/group_interval: the local stack exists to show an alert
+    reaching its receiver within seconds, not after production batching delays.
+    """
+    try:
+        config = yaml.safe_load(base.read_text(encoding="utf-8"))
+        receivers = config["receivers"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise StackError(f"{base}: cannot read the shared Alertmanager config ({exc})") from None
+    for receiver in receivers:
+        for webhook in receiver.get("webhook_configs", []):
+            webhook["url"] = webhook_url
+    if fast:
+        routes = [config["route"], *config["route"].get("routes", [])]
+        for route in routes:
+            if "group_wait" in route:
+                route["group_wait"] = "1s"
+            if "group_interval" in route:
+                route["group_interval"] = "5s"
+    return config
 
 
 def parse_ports(items: Sequence[str]) -> dict[str, int]:

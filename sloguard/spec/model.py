@@ -123,6 +123,16 @@ class Scoring:
 
 
 @dataclass(frozen=True)
+class Alerting:
+    """How `sloguard rules` alerts: low-traffic guard, links, burn-rate windows file."""
+
+    min_request_rate: float = 1.0  # events/s under which burn-rate and latency alerts stay silent (0: off)
+    runbook_url: str = ""
+    dashboard_url: str = ""  # Grafana base URL; "" means conventions.DEFAULT_GRAFANA_URL
+    windows: str = ""  # a built-in windows name or a file path; "" means conventions.DEFAULT_WINDOWS
+
+
+@dataclass(frozen=True)
 class SLOSet:
     name: str
     service: str
@@ -133,6 +143,7 @@ class SLOSet:
     scoring: Scoring | None = None
     source: str = ""  # the file it was read from, for messages
     labels: dict[str, str] = field(default_factory=dict)
+    alerting: Alerting = field(default_factory=Alerting)
 
     def min_events_for(self, objective: Objective) -> int:
         return self.min_events if objective.min_events is None else objective.min_events

@@ -283,12 +283,26 @@ class Objective(_Model):
                 )
 
 
+class Alerting(_Model):
+    """Optional settings of `sloguard rules generate`."""
+
+    # Burn-rate and latency alerts stay silent under this many events/s: a handful of requests
+    # must not page (one error in two requests is a 50 % error ratio). 0 turns the guard off.
+    min_request_rate: Annotated[float, Field(ge=0)] = 1.0
+    runbook_url: str = ""
+    dashboard_url: str = ""
+    windows: str = ""
+
+
 class Spec(_Model):
     service: NonEmptyStr
     selector: dict[LabelName, str] = Field(default_factory=dict)
     no_data: NoDataMode = "fail"
     min_events: Count = 100
     scoring: Scoring | None = None
+    alerting: Alerting | None = None
+    # Defaults of "${name}" references in bounds; a load run's profile may override them.
+    variables: dict[LabelName, float] = Field(default_factory=dict)
     objectives: Annotated[list[Objective], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -329,6 +343,18 @@ def to_model(doc: Document, source: str = "") -> model.SLOSet:
         scoring=None if spec.scoring is None else model.Scoring(spec.scoring.pass_, spec.scoring.warning),
         source=source,
         labels=dict(doc.metadata.labels),
+        alerting=_alerting(spec.alerting),
+    )
+
+
+def _alerting(alerting: Alerting | None) -> model.Alerting:
+    if alerting is None:
+        return model.Alerting()
+    return model.Alerting(
+        min_request_rate=float(alerting.min_request_rate),
+        runbook_url=alerting.runbook_url,
+        dashboard_url=alerting.dashboard_url.rstrip("/"),
+        windows=alerting.windows,
     )
 
 

@@ -133,6 +133,7 @@ def test_sark_spec_loads_to_the_expected_model() -> None:
                 sli=MemoryGrowthSLI(MetricSelector("process_resident_memory_bytes"), per_seconds=3600.0),
                 objective=Bound(max=1048576),
                 warning=Bound(max=524288),
+                no_data=NoData.WARN,
             ),
         ),
     )

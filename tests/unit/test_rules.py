@@ -1,0 +1,252 @@
+"""Rule generation: golden files, burn-rate maths, low-traffic guard, windows files, spec alerting, CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sloguard import rules
+from sloguard.cli import cli
+from sloguard.errors import SpecError, UsageError
+from sloguard.spec.loader import load_spec, load_spec_text
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "rules"
+FAST = DATA / "burn-windows-fast.yaml"
+# Regenerate the golden files after an intended change: SLOGUARD_UPDATE_GOLDEN=1 pytest tests/unit/test_rules.py
+UPDATE = os.environ.get("SLOGUARD_UPDATE_GOLDEN") == "1"
+
+
+def spec(body: str, alerting: str = "") -> str:
+    return (
+        "apiVersion: sloguard/v1\nkind: SLOSet\nmetadata: {name: t}\nspec:\n  service: svc\n"
+        f"{alerting}  objectives:\n{body}"
+    )
+
+
+ERRORS = """    - name: errs
+      sli: {errorRatio: {errors: 'req_total{code="500"}', total: req_total}}
+      by: [implementation]
+      objective: {max: 0.001}
+"""
+
+
+def generated(text: str, windows: Path | None = None) -> rules.RuleSet:
+    slo_set = load_spec_text(text, "t.yaml")
+    return rules.generate(slo_set, rules.windows_for(slo_set, str(windows) if windows else None))
+
+
+def by_name(rule_set: rules.RuleSet) -> dict[str, list[rules.Rule]]:
+    out: dict[str, list[rules.Rule]] = {}
+    for rule in rule_set.rules():
+        out.setdefault(rule.record or rule.alert, []).append(rule)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(p.stem.removeprefix("in-") for p in DATA.glob("in-*.yaml")))
+def test_golden_files(name: str) -> None:
+    slo_set = load_spec(DATA / f"in-{name}.yaml")
+    text = rules.render(slo_set, rules.generate(slo_set, rules.windows_for(slo_set, None)))
+    golden = DATA / f"out-{name}.yml"
+    if UPDATE:
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), f"regenerate with SLOGUARD_UPDATE_GOLDEN=1 ({golden})"
+
+
+def test_recording_rules_have_sloth_names_and_labels_for_every_window() -> None:
+    names = by_name(generated(spec(ERRORS)))
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"):
+        (rule,) = names[f"slo:sli_error:ratio_rate{window}"]
+        assert rule.labels == {"sloth_id": "svc-errs", "sloth_service": "svc", "sloth_slo": "errs",
+                               "sloth_window": window}
+    for name in ("slo:objective:ratio", "slo:error_budget:ratio", "slo:current_burn_rate:ratio",
+                 "slo:period_error_budget_remaining:ratio", "slo:period_burn_rate:ratio", "slo:time_period:days",
+                 "sloth_slo_info"):
+        assert len(names[name]) == 1, name
+    assert names["slo:objective:ratio"][0].expr == "vector(0.999)"
+    assert names["slo:error_budget:ratio"][0].expr == "vector(0.001)"
+    assert names["sloth_slo_info"][0].labels["sloth_objective"] == "99.9"
+
+
+def test_burn_rate_thresholds_are_factor_times_budget_as_clean_decimals() -> None:
+    alerts = by_name(generated(spec(ERRORS)))["ErrsBudgetBurn"]
+    page, ticket = alerts
+    assert page.labels["severity"] == "page" and ticket.labels["severity"] == "ticket"
+    # budget 0.001: 14.4x = 0.0144, 6x = 0.006, 3x = 0.003, 1x = 0.001 (worked by hand).
+    assert "slo:sli_error:ratio_rate1h{sloth_id=\"svc-errs\"} > 0.0144" in page.expr
+    assert "slo:sli_error:ratio_rate5m{sloth_id=\"svc-errs\"} > 0.0144" in page.expr
+    assert "ratio_rate6h{sloth_id=\"svc-errs\"} > 0.006)" in page.expr
+    assert "ratio_rate30m{sloth_id=\"svc-errs\"} > 0.006)" in page.expr
+    assert "ratio_rate1d{sloth_id=\"svc-errs\"} > 0.003)" in ticket.expr
+    assert "ratio_rate3d{sloth_id=\"svc-errs\"} > 0.001)" in ticket.expr
+    # No binary noise anywhere (0.0144000000001, 0.0009999999999999432).
+    text = rules.render(load_spec_text(spec(ERRORS), "t.yaml"), generated(spec(ERRORS)))
+    assert not re.search(r"\d\.\d*(0000|9999)\d", text)
+
+
+def test_low_traffic_guard_comes_from_min_request_rate() -> None:
+    default = by_name(generated(spec(ERRORS)))["ErrsBudgetBurn"][0]
+    assert 'sloguard:sli_events:rate5m{sloth_id="svc-errs"} >= 1)' in default.expr  # 1 event/s by default
+    plain = by_name(generated(spec(ERRORS, "  alerting: {minRequestRate: 0}\n")))
+    assert "sloguard:sli_events:rate5m" not in plain
+    assert ">=" not in plain["ErrsBudgetBurn"][0].expr
+    guarded = by_name(generated(spec(ERRORS, "  alerting: {minRequestRate: 2.5}\n")))
+    page = guarded["ErrsBudgetBurn"][0]
+    assert 'sloguard:sli_events:rate5m{sloth_id="svc-errs"} >= 2.5' in page.expr
+    assert 'sloguard:sli_events:rate30m{sloth_id="svc-errs"} >= 2.5' in page.expr
+    (events,) = guarded["sloguard:sli_events:rate5m"]
+    assert events.expr == "sum by (implementation) (rate(req_total[5m]))"
+
+
+def test_threshold_objectives_get_value_rules_and_high_low_alerts_key_pages() -> None:
+    body = """    - name: p95
+      sli: {latency: {metric: lat_seconds, quantile: 0.95}}
+      objective: {max: 0.005}
+      key: true
+    - name: rate
+      sli: {throughput: {metric: req_total}}
+      objective: {min: 10, max: 1000}
+"""
+    names = by_name(generated(spec(body)))
+    (high,) = names["P95High"]
+    assert high.labels["severity"] == "page" and high.for_ == "5m"
+    assert high.expr == (
+        '(sloguard:sli_value:5m{sloth_id="svc-p95"} > 0.005) and ignoring (sloth_window) '
+        '(sloguard:sli_events:rate5m{sloth_id="svc-p95"} >= 1)'
+    )
+    assert names["RateLow"][0].expr == 'sloguard:sli_value:5m{sloth_id="svc-rate"} < 10'
+    assert names["RateHigh"][0].labels["severity"] == "ticket"
+
+
+def test_service_alerts_cover_fallbacks_and_the_target() -> None:
+    names = by_name(generated(spec(ERRORS)))
+    assert names["SvcRustFallbacks"][0].expr.startswith("sum by (feature, error_type) (rate(implementation_fallback")
+    assert names["SvcTargetDown"][0].expr == "up == 0"
+    assert names["SvcTargetAbsent"][0].expr == "absent(up)"
+
+
+def test_an_objective_without_budget_is_a_spec_error() -> None:
+    body = ERRORS.replace("max: 0.001", "max: 0")
+    with pytest.raises(SpecError, match="leaves no error budget"):
+        generated(spec(body))
+
+
+def test_windows_file_changes_windows_and_is_named_in_the_header() -> None:
+    slo_set = load_spec_text(spec(ERRORS), "t.yaml")
+    windows = rules.load_windows(FAST)
+    text = rules.render(slo_set, rules.generate(slo_set, windows))
+    assert "burn-rate windows: fast v1" in text.splitlines()[1]
+    assert "slo:sli_error:ratio_rate30s" in text and "slo:sli_error:ratio_rate1h" in text  # period 1h
+
+
+def test_windows_from_the_spec_resolve_relative_to_the_spec(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text(FAST.read_text())
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(spec(ERRORS, "  alerting: {windows: w.yaml}\n"))
+    slo_set = load_spec(spec_file)
+    assert rules.windows_for(slo_set, None).name == "fast"
+    assert rules.windows_for(slo_set, "google").name == "google"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(kind="Other"), "kind BurnRateWindows"),
+        (lambda d: d["page"].append({"long": "5m", "short": "1h", "factor": 2}), "short must be shorter"),
+        (lambda d: d["ticket"][0].update(long="1x"), "invalid duration"),
+        (lambda d: d.pop("threshold"), "threshold"),
+    ],
+)
+def test_bad_windows_files_name_the_file(tmp_path: Path, mutate, message: str) -> None:
+    doc = yaml.safe_load(FAST.read_text())
+    mutate(doc)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(UsageError, match=message) as info:
+        rules.load_windows(path)
+    assert str(path) in str(info.value)
+
+
+def test_unknown_windows_name_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="not a built-in name"):
+        rules.resolve_windows("no-such-windows")
+
+
+def test_google_defaults_are_the_workbook_table() -> None:
+    windows = rules.load_windows(rules.resolve_windows("google"))
+    assert [(w.long, w.short, w.factor) for w in windows.page] == [("1h", "5m", 14.4), ("6h", "30m", 6.0)]
+    assert [(w.long, w.short, w.factor) for w in windows.ticket] == [("1d", "2h", 3.0), ("3d", "6h", 1.0)]
+    assert windows.period == "30d"
+
+
+def test_spec_alerting_is_optional_and_checked() -> None:
+    assert load_spec_text(spec(ERRORS), "t.yaml").alerting.min_request_rate == 1
+    slo_set = load_spec_text(spec(ERRORS, "  alerting: {minRequestRate: 3, runbookUrl: 'https://r'}\n"), "t.yaml")
+    assert slo_set.alerting.min_request_rate == 3 and slo_set.alerting.runbook_url == "https://r"
+    with pytest.raises(SpecError, match=r"alerting.minRequestRate: must be at least 0"):
+        load_spec_text(spec(ERRORS, "  alerting: {minRequestRate: -1}\n"), "t.yaml")
+    with pytest.raises(SpecError, match=r"alerting.pageWindow: unknown key"):
+        load_spec_text(spec(ERRORS, "  alerting: {pageWindow: 1h}\n"), "t.yaml")
+
+
+def test_repo_spec_stays_valid_and_sets_a_guard() -> None:
+    slo_set = load_spec(ROOT / "sloguard.yaml")
+    assert slo_set.alerting.min_request_rate > 0
+
+
+def test_cli_generate_then_check_then_drift_exits_1_with_a_diff(tmp_path: Path) -> None:
+    runner = CliRunner()
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(spec(ERRORS))
+    out = tmp_path / "alerts"
+    result = runner.invoke(cli, ["rules", "generate", "-f", str(spec_file), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "svc.rules.yml").read_text().startswith("# generated by sloguard — do not edit")
+    assert runner.invoke(cli, ["rules", "check", "-f", str(spec_file), "-d", str(out)]).exit_code == 0
+    path = out / "svc.rules.yml"
+    path.write_text(path.read_text().replace("> 0.0144", "> 0.02"))
+    result = runner.invoke(cli, ["rules", "check", "-f", str(spec_file), "-d", str(out)])
+    assert result.exit_code == 1
+    assert "differs" in result.output and "-" in result.output and "> 0.0144" in result.output
+    path.unlink()
+    result = runner.invoke(cli, ["rules", "check", "-f", str(spec_file), "-d", str(out)])
+    assert result.exit_code == 1 and "missing" in result.output
+    runner.invoke(cli, ["rules", "generate", "-f", str(spec_file), "-o", str(out)])
+    (out / "old-service.rules.yml").write_text("groups: []\n")
+    result = runner.invoke(cli, ["rules", "check", "-f", str(spec_file), "-d", str(out)])
+    assert result.exit_code == 1 and "old-service.rules.yml: not generated by this spec" in result.output
+
+
+def test_cli_bad_windows_is_one_line_exit_2(tmp_path: Path) -> None:
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(spec(ERRORS))
+    result = CliRunner().invoke(cli, ["rules", "generate", "-f", str(spec_file), "-o", str(tmp_path),
+                                      "--windows", "nope"])
+    assert result.exit_code == 2 and "not a built-in name" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["rules", "generate"], ["rules", "check"], ["dashboards", "generate"],
+                                  ["dashboards", "check"], ["import", "openslo"], ["import", "sloth"]])
+def test_help_has_an_example(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_committed_alerts_match_the_repo_spec() -> None:
+    """Regenerating alerts/ from sloguard.yaml gives no diff (run `sloguard rules generate` when it does)."""
+    result = CliRunner().invoke(cli, ["rules", "check", "-f", str(ROOT / "sloguard.yaml"), "-d", str(ROOT / "alerts")])
+    assert result.exit_code == 0, result.output
+
+
+def test_committed_dashboards_match_the_repo_spec() -> None:
+    """Regenerating dashboards/ from sloguard.yaml gives no diff (run `sloguard dashboards generate` when it does)."""
+    result = CliRunner().invoke(
+        cli, ["dashboards", "check", "-f", str(ROOT / "sloguard.yaml"), "-d", str(ROOT / "dashboards")]
+    )
+    assert result.exit_code == 0, result.output
