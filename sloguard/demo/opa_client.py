@@ -15,19 +15,23 @@ def data_url_path(decision: str) -> str:
     return "/v1/data/" + rule.removeprefix("data").lstrip(".").replace(".", "/")
 
 
-def _message(response: Any) -> str:
+def _message(body: bytes) -> str:
     """OPA's error message ({"code", "message"}) or the start of the body."""
     try:
-        body = json.loads(response.content)
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+            return str(parsed["message"])
     except ValueError:
         pass
-    return str(response.text[:300])
+    return body[:300].decode("utf-8", "replace")
 
 
 class OpaClient:
-    """POST /v1/data/<path> {"input": ...} -> the decision document, through one pooled client."""
+    """POST /v1/data/<path> {"input": ...} -> the decision document, through one pooled client.
+
+    aiohttp rather than httpx: on this path the client is most of the cost, and httpx's
+    async client measured about 1.3 ms more per call than the policy server itself takes.
+    """
 
     def __init__(
         self,
@@ -36,35 +40,43 @@ class OpaClient:
         *,
         timeout: float = 2.0,
         pool: int = 64,
-        transport: Any = None,
     ) -> None:
-        import httpx
-
-        self._httpx = httpx
         self.base_url = base_url.rstrip("/")
         self.path = data_url_path(decision)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"Content-Type": "application/json"},
-            transport=transport,  # e.g. httpx.ASGITransport(policy_app) to run the server in-process
-        )
+        self._url = self.base_url + self.path
+        self._timeout = timeout
+        self._pool = pool
+        self._session: Any = None
+
+    def _client(self) -> Any:
+        # A session belongs to the running event loop, so it is made on first use inside it.
+        if self._session is None or self._session.closed:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool, ttl_dns_cache=None),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                headers={"Content-Type": "application/json"},
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
 
     async def evaluate(self, input_json: str) -> Any:
         """The decision document for an input (its JSON text); raises PolicyError; None = undefined."""
-        httpx = self._httpx
+        import aiohttp
+
         body = '{"input":' + input_json + "}"
         try:
-            response = await self._client.post(self.path, content=body)
-        except httpx.TimeoutException as exc:
-            raise PolicyError(c.ERROR_TIMEOUT, f"policy server timed out: {exc}") from None
-        except httpx.HTTPError as exc:
+            async with self._client().post(self._url, data=body.encode()) as response:
+                status, content = response.status, await response.read()
+        except TimeoutError as exc:
+            raise PolicyError(c.ERROR_TIMEOUT, f"policy server timed out: {exc!r}") from None
+        except (aiohttp.ClientError, OSError) as exc:
             raise PolicyError(c.ERROR_UNAVAILABLE, f"policy server unreachable: {exc!r}") from None
-        if response.status_code != 200:
-            raise PolicyError(c.ERROR_POLICY, f"policy server answered {response.status_code}: {_message(response)}")
+        if status != 200:
+            raise PolicyError(c.ERROR_POLICY, f"policy server answered {status}: {_message(content)}")
         try:
-            payload = json.loads(response.content)
+            payload = json.loads(content)
         except ValueError:
             raise PolicyError(c.ERROR_INVALID, "policy server answered invalid JSON") from None
         # OPA omits "result" when the document is undefined.
@@ -72,12 +84,15 @@ class OpaClient:
 
     async def healthy(self) -> bool:
         """Whether GET /health answers 200."""
+        import aiohttp
+
         try:
-            response = await self._client.get("/health", timeout=1.0)
-        except self._httpx.HTTPError:
+            async with self._client().get(self.base_url + "/health", timeout=aiohttp.ClientTimeout(total=1.0)) as r:
+                return bool(r.status == 200)
+        except (aiohttp.ClientError, OSError, TimeoutError):
             return False
-        return response.status_code == 200
 
     async def close(self) -> None:
         """Close the pool."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

@@ -1,12 +1,15 @@
 """The gateway's decision flow in-process: both paths, cache isolation, fail-closed, fallback, faults.
 
-The Python path talks to the real policy-server app in-process (httpx's ASGI transport);
-Redis needs a process and is covered in tests/integration/test_demo_service.py.
+The Python path talks to a real policy-server process on a free loopback port;
+Redis is covered in tests/integration/test_demo_service.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,6 @@ import pytest
 pytest.importorskip("regorus")
 pytest.importorskip("starlette")
 
-import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,9 +29,9 @@ from sloguard.demo.engine import PolicyEngine
 from sloguard.demo.faults import Faults
 from sloguard.demo.gateway import Gateway
 from sloguard.demo.opa_client import OpaClient
-from sloguard.demo.policy_server import create_policy_app
 from sloguard.demo.routing import Router
 from sloguard.instrument import Instrumentation
+from tests.processes import ProcessHandle, free_port
 
 ENGINE = None
 
@@ -60,15 +62,33 @@ def metric(inst: Instrumentation, name: str, **labels: str) -> float:
     return total
 
 
+def start_policy_server(log_dir: Path, policies: Path | None = None) -> tuple[ProcessHandle, str]:
+    """`sloguard demo policy-server` as a real process; its URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "sloguard", "demo", "policy-server", "--host", "127.0.0.1", "--port", str(port)]
+    if policies is not None:
+        argv += ["--policies", str(policies)]
+    handle = ProcessHandle.start(argv, name="policy-server", log_dir=log_dir)
+    url = f"http://127.0.0.1:{port}"
+    handle.wait_http(f"{url}/health")
+    return handle, url
+
+
+@pytest.fixture(scope="module")
+def policy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    handle, url = start_policy_server(tmp_path_factory.mktemp("policy-server"))
+    yield url
+    handle.stop()
+
+
 def make_gateway(
     rust_opa: float = 100, rust_cache: float = 100, *, faults: Faults | None = None,
-    policy_engine: PolicyEngine | None = None, opa_url: str = "http://policy-server", in_process_opa: bool = True,
+    policy_engine: PolicyEngine | None = None, opa_url: str = "http://127.0.0.1:9",
 ) -> Gateway:  # fmt: skip
-    transport = httpx.ASGITransport(create_policy_app(PolicyEngine.from_directory())) if in_process_opa else None
-    opa = OpaClient(opa_url, transport=transport)
     return Gateway(
-        policy_engine or engine(), opa, RustCache(), None, Router(rust_opa, rust_cache, rust_enabled=True),
-        faults or Faults(), Instrumentation("fast", process_metrics=False),
+        policy_engine or engine(), OpaClient(opa_url), RustCache(), None,
+        Router(rust_opa, rust_cache, rust_enabled=True), faults or Faults(),
+        Instrumentation("fast", process_metrics=False),
     )  # fmt: skip
 
 
@@ -79,9 +99,9 @@ def authorize(gateway: Gateway, identity: Identity, body: dict[str, Any]) -> Any
     )  # fmt: skip
 
 
-def test_both_paths_return_identical_decisions_on_the_corpus() -> None:
+def test_both_paths_return_identical_decisions_on_the_corpus(policy_url: str) -> None:
     async def main() -> None:
-        gateway = make_gateway()
+        gateway = make_gateway(opa_url=policy_url)
         corpus = generate(220)
         for request in corpus:
             body = request.body
@@ -137,7 +157,7 @@ def test_no_decision_is_served_to_a_request_that_differs_in_any_decision_input(
 
     async def main() -> None:
         # rust_cache=0 sends the cache to Redis, which is absent here: everything bypasses.
-        gateway = make_gateway(100, cache, in_process_opa=False)
+        gateway = make_gateway(100, cache)
         await authorize(gateway, *first)
         outcome = await authorize(gateway, *second)
         same = decision_inputs(*first) == decision_inputs(*second)
@@ -154,9 +174,9 @@ def test_no_decision_is_served_to_a_request_that_differs_in_any_decision_input(
     asyncio.run(main())
 
 
-def test_critical_decisions_are_never_cached() -> None:
+def test_critical_decisions_are_never_cached(policy_url: str) -> None:
     async def main() -> None:
-        gateway = make_gateway()
+        gateway = make_gateway(opa_url=policy_url)
         admin = Identity("root", ("admin",), "acme")
         body = {"action": "gateway:tool:invoke", "server_name": "vault-mcp", "tool_name": "read_secret"}
         outcomes = [await authorize(gateway, admin, body) for _ in range(3)]
@@ -181,11 +201,11 @@ def test_policy_errors_fail_closed_on_both_paths(tmp_path: Any) -> None:
         'package sark.gateway\ndecision := {"allow": true, "cache_ttl": 60 / count(input.parameters)}\n'
     )
     broken = PolicyEngine.from_directory(tmp_path)
+    server, url = start_policy_server(tmp_path / "logs", tmp_path)
 
     async def main() -> None:
         for rollout in (100, 0):
-            gateway = make_gateway(rollout, 100, policy_engine=broken)
-            gateway.opa = OpaClient("http://p", transport=httpx.ASGITransport(create_policy_app(broken)))
+            gateway = make_gateway(rollout, 100, policy_engine=broken, opa_url=url)
             user = Identity("u", ("admin",), "acme")
             outcome = await authorize(gateway, user, {"action": "gateway:tool:invoke", "server_name": "docs-mcp",
                                                       "tool_name": "get_page"})  # fmt: skip
@@ -203,12 +223,15 @@ def test_policy_errors_fail_closed_on_both_paths(tmp_path: Any) -> None:
             assert ok.decision.allow and not ok.decision.error
             await gateway.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
 
 
 def test_unreachable_policy_server_denies_with_error() -> None:
     async def main() -> None:
-        gateway = make_gateway(0, 100, opa_url="http://127.0.0.1:9", in_process_opa=False)
+        gateway = make_gateway(0, 100, opa_url="http://127.0.0.1:9")
         outcome = await authorize(gateway, Identity("u", ("admin",), "acme"),
                                   {"action": "gateway:server:list"})  # fmt: skip
         assert outcome.implementation == c.IMPL_PYTHON
@@ -219,12 +242,12 @@ def test_unreachable_policy_server_denies_with_error() -> None:
     asyncio.run(main())
 
 
-def test_rust_failures_fall_back_to_python_and_count() -> None:
+def test_rust_failures_fall_back_to_python_and_count(policy_url: str) -> None:
     async def main() -> None:
         faults = Faults()
         faults.set("panics", c.FLAG_RUST_OPA, 1.0)
         faults.set("panics", c.FLAG_RUST_CACHE, 1.0)
-        gateway = make_gateway(faults=faults)
+        gateway = make_gateway(faults=faults, opa_url=policy_url)
         user = Identity("u", ("developer",), "acme")
         body = {"action": "gateway:tool:invoke", "server_name": "github-mcp", "tool_name": "get_file"}
         outcome = await authorize(gateway, user, body)
@@ -237,13 +260,13 @@ def test_rust_failures_fall_back_to_python_and_count() -> None:
     asyncio.run(main())
 
 
-def test_injected_errors_latency_and_leak() -> None:
+def test_injected_errors_latency_and_leak(policy_url: str) -> None:
     async def main() -> None:
         faults = Faults()
         faults.set("errors", c.IMPL_RUST, 1.0)
         faults.set("leak", c.IMPL_RUST, 4096)
         faults.set("latency", c.IMPL_RUST, 0.01)
-        gateway = make_gateway(faults=faults)
+        gateway = make_gateway(faults=faults, opa_url=policy_url)
         user = Identity("u", ("admin",), "acme")
         for i in range(3):
             outcome = await authorize(gateway, user, {"action": "gateway:server:list", "parameters": {"i": i}})
@@ -262,9 +285,9 @@ def test_injected_errors_latency_and_leak() -> None:
     asyncio.run(main())
 
 
-def test_flag_assignments_and_rollout_gauge() -> None:
+def test_flag_assignments_and_rollout_gauge(policy_url: str) -> None:
     async def main() -> None:
-        gateway = make_gateway(30, 70)
+        gateway = make_gateway(30, 70, opa_url=policy_url)
         users = [Identity(f"user-{i}", ("admin",), "acme") for i in range(200)]
         for user in users:
             await authorize(gateway, user, {"action": "gateway:server:list"})
