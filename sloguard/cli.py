@@ -93,9 +93,15 @@ def validate(spec_file: str) -> None:
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per query.")
 @click.option("--retries", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Attempts per query on connection errors and 5xx.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
+              help="Also fail when p95 grew more than --max-regression over this `sloguard baseline save` file.")
+@click.option("--max-regression", default="10%", show_default=True, help="Allowed growth over --baseline.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=NUMBER",
+              help="Set a spec variable (overrides spec.variables and the run's sloVariables).")
 @_friendly_errors
 def check(spec_file: str, prometheus_url: str, last: str | None, start: str | None, end: str | None,
-          run_file: str | None, formats: str, output_dir: str, timeout: float, retries: int) -> None:
+          run_file: str | None, formats: str, output_dir: str, timeout: float, retries: int,
+          baseline_file: str | None, max_regression: str, variables: tuple[str, ...]) -> None:
     """Judge the SLOs of a spec against Prometheus over a window.
 
     Exit 0 = pass (warnings allowed), 1 = an objective failed (no_data counts as
@@ -106,13 +112,17 @@ def check(spec_file: str, prometheus_url: str, last: str | None, start: str | No
       sloguard check --prometheus http://127.0.0.1:9090 --last 10m
       sloguard check -f sloguard.yaml --prometheus $PROM --run runs/quick/run.json \\
           --format table,json,junit,markdown --output-dir reports/
+      sloguard check --prometheus $PROM --run runs/pr/run.json --baseline baseline.json --max-regression 10%
     """
     from pathlib import Path
 
     from rich.console import Console
 
-    from sloguard.check import CheckOptions, parse_formats, resolve_window, run_check
+    from sloguard.check import CheckOptions, parse_formats, parse_variables, resolve_window, run_check, run_variables
+    from sloguard.compare import parse_fraction
 
+    spec_variables = run_variables(Path(run_file)) if run_file else {}
+    spec_variables.update(parse_variables(variables))
     options = CheckOptions(
         spec_file=spec_file,
         prometheus_url=prometheus_url,
@@ -121,6 +131,10 @@ def check(spec_file: str, prometheus_url: str, last: str | None, start: str | No
         window=resolve_window(last=last, start=start, end=end, run=run_file),
         timeout=timeout,
         retries=retries,
+        baseline=baseline_file,
+        run_file=run_file,
+        max_regression=parse_fraction(max_regression),
+        variables=spec_variables,
     )
     _, code = run_check(options, Console())
     sys.exit(int(code))
@@ -221,12 +235,28 @@ from sloguard import conventions as _democ  # noqa: E402  (sections are appended
 
 
 @cli.group(invoke_without_command=True)
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True, help="Spec to judge the run.")
+@click.option("--profile", default="quick", show_default=True, help="Load profile (loadgen/profiles.yaml).")
+@click.option("--rollout", type=click.FloatRange(0, 100), default=50, show_default=True,
+              help="Percent of users on the Rust path.")
+@click.option("--duration", help="Override the profile's steady-state duration, e.g. 60s.")
+@click.option("--inject", "faults", multiple=True, metavar="KIND=IMPL:AMOUNT",
+              help="Inject a fault: latency=rust:20ms, errors=python:5%, leak=rust:64KiB (repeatable).")
+@click.option("--output-dir", type=click.Path(file_okay=False), help="Keep the run, reports and logs here.")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """The reference SARK service, its OPA-compatible policy server and bearer tokens.
+@_friendly_errors
+def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, duration: str | None,
+         faults: tuple[str, ...], output_dir: str | None) -> None:
+    """Run the demo: stack up, load, check, reports, stack down; exit code = the check's.
+
+    Without a subcommand: starts the embedded stack, drives the `quick` profile at a
+    50/50 Rust/Python rollout, judges the run with sloguard.yaml and writes the reports.
+    The subcommands run the reference SARK service's parts one by one.
 
     \b
-    Example:
+    Examples:
+      sloguard demo
+      sloguard demo --inject latency=rust:20ms --output-dir runs/demo-latency
       sloguard demo policy-server --port 8181 &
       sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 --rollout 50
       curl -H "Authorization: Bearer $(sloguard demo token --user alice --roles analyst --tenant acme)" \\
@@ -234,9 +264,17 @@ def demo(ctx: click.Context) -> None:
              "tool_name": "execute_query", "parameters": {"query": "SELECT 1"}}' \\
         http://127.0.0.1:8000/api/v1/gateway/authorize
     """
-    # A plain `sloguard demo` prints this help for now (the one-command demo comes later).
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+    if ctx.invoked_subcommand is not None:
+        return
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from sloguard.demo_pipeline import DemoOptions, run_demo
+
+    options = DemoOptions(spec_file=spec_file, profile=profile, rollout=rollout, faults=faults, duration=duration,
+                          output_dir=Path(output_dir) if output_dir else None)
+    sys.exit(int(run_demo(options, Console())))
 
 
 @demo.command("serve")
@@ -360,7 +398,9 @@ def load() -> None:
 
 @load.command("run")
 @click.argument("profile")
-@click.option("--host", required=True, help=_HOST_HELP)
+@click.option("--host", default=None, help=_HOST_HELP)
+@click.option("--stack", "stack_dir", default=None, type=click.Path(file_okay=False),
+              help="Target the service of a `sloguard stack up` directory (URL and admin token from stack.json).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Requests per second (overrides the profile).")
 @click.option("--duration", default=None, help="Steady-state window, e.g. 60s, 10m (overrides the profile).")
@@ -369,6 +409,12 @@ def load() -> None:
               help="Constant arrival rate: send on schedule, latency from the intended send time.")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Locust distributed mode: a master plus N local worker processes.")
+@click.option("--remote-workers", type=click.IntRange(0, 1000), default=0, show_default=True,
+              help="Also wait for N workers started on other machines (needs --allow-remote).")
+@click.option("--master-bind", default="127.0.0.1", show_default=True,
+              help="Address the master listens on for workers (routable for remote workers).")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=None,
+              help="Port the master listens on [default: a free one].")
 @click.option("--scale", type=float, default=1.0, show_default=True, envvar=_loadc.ENV_LOAD_SCALE,
               help="Shrink (or grow) users, spawn rate and rate [env SLOGUARD_LOAD_SCALE].")
 @click.option("--output-dir", default="runs/latest", show_default=True, type=click.Path(file_okay=False),
@@ -390,6 +436,7 @@ def load_run(profile: str, **options: Any) -> None:
       sloguard load run target --host http://127.0.0.1:8000 --scale 0.25 --output-dir runs/target
       sloguard load run baseline --host http://127.0.0.1:8000 --open-loop --rate 500 --duration 2m
       sloguard load run stress --host http://127.0.0.1:8000 --workers 4
+      sloguard load run quick --stack .sloguard/stack --output-dir runs/quick
     """
     from sloguard.load.commands import load_run as run
 
@@ -414,7 +461,9 @@ def load_profiles(loadgen_dir: str | None) -> None:
 
 
 @cli.command()
-@click.option("--host", required=True, help=_HOST_HELP)
+@click.option("--host", default=None, help=_HOST_HELP)
+@click.option("--stack", "stack_dir", default=None, type=click.Path(file_okay=False),
+              help="Target the service of a `sloguard stack up` directory.")
 @click.option("--duration", required=True, help="Steady load for this long, e.g. 24h (CI: 60s).")
 @click.option("--sample", required=True, help="RSS sampling interval, e.g. 5m (CI: 2s).")
 @click.option("--profile", "profile_name", default="baseline", show_default=True,
@@ -483,3 +532,328 @@ def stress(**options: Any) -> None:
     from sloguard.load.commands import stress as run
 
     sys.exit(run(**options))
+
+
+# ---- compare, baseline, report (sloguard/compare.py, sloguard/baseline.py, sloguard/report/) --------
+
+
+@cli.command()
+@click.option("--control", help="Control: latency CSV, check report, run.json, baseline or run dir "
+                                "(with --csv: the control group's value).")
+@click.option("--experiment", help="Experiment: as --control.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="One CSV holding both groups (needs --by).")
+@click.option("--by", help="Column that splits --csv into groups, e.g. implementation.")
+@click.option("--filter", "filters", multiple=True, metavar="COLUMN=VALUE", help="Keep only matching CSV rows.")
+@click.option("--column", default="latency_seconds", show_default=True, help="CSV column to compare.")
+@click.option("--max-regression", default="10%", show_default=True,
+              help="Exit 1 when the experiment is significantly slower and this much cannot be excluded.")
+@click.option("--alpha", type=click.FloatRange(0.0001, 0.5), default=0.01, show_default=True,
+              help="Significance level (two-sided; intervals are 1-alpha).")
+@click.option("--min-samples", type=click.IntRange(2), default=None,
+              help="Fewer per side -> inconclusive [default: 100 requests; 20 intervals with --prometheus].")
+@click.option("--resamples", type=click.IntRange(100), default=4000, show_default=True, help="Bootstrap replicates.")
+@click.option("--seed", type=int, default=20261126, show_default=True, help="Bootstrap RNG seed.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the Comparison JSON here.")
+@click.option("--prometheus", "prometheus_url", help="Two implementations of one run from Prometheus (with --run).")
+@click.option("--run", "run_file", type=click.Path(dir_okay=False), help="run.json whose window --prometheus reads.")
+@click.option("--step", default="10s", show_default=True,
+              help="--prometheus: one sample (mean latency) per interval of this length.")
+@_friendly_errors
+def compare(control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
+            filters: tuple[str, ...], column: str, max_regression: str, alpha: float, min_samples: int | None,
+            resamples: int, seed: int, json_path: str | None, prometheus_url: str | None, run_file: str | None,
+            step: str) -> None:
+    """Control vs experiment: quantiles, bootstrap ratio intervals, Mann-Whitney U, Hodges-Lehmann.
+
+    Exit 0 = no regression beyond --max-regression, 1 = the experiment is significantly
+    slower and a regression beyond it cannot be excluded, 2 = could not compare.
+
+    \b
+    Examples:
+      sloguard compare --control runs/main/latencies.csv --experiment runs/pr/latencies.csv
+      sloguard compare --control a.csv --experiment b.csv --filter implementation=rust --json cmp.json
+      sloguard compare --csv runs/quick/latencies.csv --by implementation --control python --experiment rust
+      sloguard compare --control main/sloguard-report.json --experiment pr/sloguard-report.json
+      sloguard compare --prometheus http://127.0.0.1:9090 --run runs/baseline/run.json --step 10s
+    """
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from sloguard.compare import (
+        PROMETHEUS_MIN_INTERVALS,
+        CompareSettings,
+        build_comparison,
+        parse_filters,
+        parse_fraction,
+        parse_step,
+    )
+    from sloguard.report import comparison as out
+
+    if min_samples is None:
+        min_samples = PROMETHEUS_MIN_INTERVALS if prometheus_url else CompareSettings.min_samples
+    settings = CompareSettings(max_regression=parse_fraction(max_regression), alpha=alpha,
+                               min_samples=min_samples, resamples=resamples, seed=seed)
+    result = build_comparison(control=control, experiment=experiment, csv_path=csv_path, by=by,
+                              filters=parse_filters(filters), column=column, settings=settings,
+                              prometheus=prometheus_url, run_file=run_file, step=parse_step(step))
+    console = Console()
+    out.render(result, console)
+    if json_path:
+        console.print(f"wrote {out.write(result, Path(json_path))}", style="dim")
+    sys.exit(int(ExitCode.FAILED if result.gate_fails else ExitCode.PASS))
+
+
+@cli.group()
+def baseline() -> None:
+    """Baselines for relative criteria (`sloguard check --baseline`).
+
+    \b
+    Example:
+      sloguard baseline save runs/main -o baseline.json
+    """
+
+
+@baseline.command("save")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("-o", "--output", default="baseline.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Baseline file to write.")
+@_friendly_errors
+def baseline_save(source: str, output: str) -> None:
+    """Store a run's check report and raw latencies (per implementation) as a baseline.
+
+    SOURCE is a run directory (latencies.csv, run.json, sloguard-report.json), a check report or a run.json.
+
+    \b
+    Example:
+      sloguard baseline save runs/main -o baseline.json
+    """
+    from pathlib import Path
+
+    from sloguard.baseline import save
+
+    doc = save(source, Path(output))
+    groups = ", ".join(f"{g}: {v['n']}" for g, v in doc["samples"].items()) or "none"
+    click.echo(f"wrote {output}: {len(doc['values'])} values, latency samples {groups}")
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="Where performance-report.html and performance-report.md go.")
+@_friendly_errors
+def report(run_dirs: tuple[str, ...], output_dir: str) -> None:
+    """Performance report (self-contained HTML with charts + Markdown summary) from run directories.
+
+    Reads every run.json, latencies.csv, sloguard-report.json, stress.json, soak.json and rss.csv
+    found in (or up to three levels below) the RUN_DIRs; a section with no data says so.
+
+    \b
+    Examples:
+      sloguard report runs/baseline runs/stress runs/soak -o reports/
+      sloguard demo --output-dir demo-out && sloguard report demo-out
+    """
+    from pathlib import Path
+
+    from sloguard.report.html import MARKDOWN_FILE, write_report
+
+    path = write_report([Path(d) for d in run_dirs], Path(output_dir))
+    click.echo(f"wrote {path}")
+    click.echo(f"wrote {path.parent / MARKDOWN_FILE}")
+
+# (end of compare, baseline, report section)
+
+
+# ---- rules, dashboards, import ----------------------------------------------------------------
+
+
+def _report_drift(problems: list[str], generate_hint: str) -> None:
+    """Print a diff summary and exit 1 when generated files drifted."""
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(f"sloguard: {len(problems)} file(s) differ from the spec; run `{generate_hint}`", err=True)
+        sys.exit(int(ExitCode.FAILED))
+
+
+@cli.group()
+def rules() -> None:
+    """Prometheus recording and alert rules generated from the spec.
+
+    \b
+    Example:
+      sloguard rules generate -f sloguard.yaml -o alerts/
+    """
+
+
+@rules.command("generate")
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+@click.option("-o", "--output-dir", default="alerts", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for <service>.rules.yml.")
+@click.option("--windows", help="Burn-rate windows: a built-in name (google) or a YAML file; default: the spec's.")
+@_friendly_errors
+def rules_generate(spec_file: str, output_dir: str, windows: str | None) -> None:
+    """Write Sloth-compatible SLI recording rules and burn-rate/threshold alerts.
+
+    \b
+    Example:
+      sloguard rules generate -f sloguard.yaml -o alerts/
+      sloguard rules generate --windows tests/data/rules/burn-windows-fast.yaml -o /tmp/fast-alerts
+    """
+    from pathlib import Path
+
+    from sloguard import rules as rules_mod
+    from sloguard.spec.loader import load_spec
+
+    slo_set = load_spec(spec_file)
+    files = rules_mod.output_files(slo_set, rules_mod.windows_for(slo_set, windows))
+    for path in rules_mod.write_files(files, Path(output_dir)):
+        click.echo(f"wrote {path}")
+
+
+@rules.command("check")
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+@click.option("-d", "--dir", "directory", default="alerts", show_default=True, type=click.Path(file_okay=False),
+              help="Directory holding the committed rules.")
+@click.option("--windows", help="Burn-rate windows: a built-in name (google) or a YAML file; default: the spec's.")
+@_friendly_errors
+def rules_check(spec_file: str, directory: str, windows: str | None) -> None:
+    """Exit 1 with a diff summary when the committed rules differ from what the spec generates.
+
+    \b
+    Example:
+      sloguard rules check -f sloguard.yaml -d alerts/
+    """
+    from pathlib import Path
+
+    from sloguard import rules as rules_mod
+    from sloguard.spec.loader import load_spec
+
+    slo_set = load_spec(spec_file)
+    files = rules_mod.output_files(slo_set, rules_mod.windows_for(slo_set, windows))
+    problems = rules_mod.drift(files, Path(directory), pattern="*.rules.yml")
+    _report_drift(problems, f"sloguard rules generate -f {spec_file} -o {directory}")
+    click.echo(f"{directory}: up to date with {spec_file} ({', '.join(files)})")
+
+
+@cli.group()
+def dashboards() -> None:
+    """Grafana dashboards (and provisioning) generated from the spec.
+
+    \b
+    Example:
+      sloguard dashboards generate -f sloguard.yaml -o dashboards/
+    """
+
+
+@dashboards.command("generate")
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+@click.option("-o", "--output-dir", default="dashboards", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for the dashboard JSON and provisioning/.")
+@click.option("--windows", help="Burn-rate windows (as for `rules generate`); sets the windows panels show.")
+@_friendly_errors
+def dashboards_generate(spec_file: str, output_dir: str, windows: str | None) -> None:
+    """Write the SLO overview, Rust vs Python, load run and memory soak dashboards.
+
+    \b
+    Example:
+      sloguard dashboards generate -f sloguard.yaml -o dashboards/
+    """
+    from pathlib import Path
+
+    from sloguard import dashboards as dashboards_mod
+    from sloguard.rules import windows_for, write_files
+    from sloguard.spec.loader import load_spec
+
+    slo_set = load_spec(spec_file)
+    files = dashboards_mod.output_files(slo_set, windows_for(slo_set, windows))
+    for path in write_files(files, Path(output_dir)):
+        click.echo(f"wrote {path}")
+
+
+@dashboards.command("check")
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+@click.option("-d", "--dir", "directory", default="dashboards", show_default=True,
+              type=click.Path(file_okay=False), help="Directory holding the committed dashboards.")
+@click.option("--windows", help="Burn-rate windows (as for `rules generate`).")
+@_friendly_errors
+def dashboards_check(spec_file: str, directory: str, windows: str | None) -> None:
+    """Exit 1 with a diff summary when the committed dashboards differ from what the spec generates.
+
+    \b
+    Example:
+      sloguard dashboards check -f sloguard.yaml -d dashboards/
+    """
+    from pathlib import Path
+
+    from sloguard import dashboards as dashboards_mod
+    from sloguard.rules import drift, windows_for
+    from sloguard.spec.loader import load_spec
+
+    slo_set = load_spec(spec_file)
+    files = dashboards_mod.output_files(slo_set, windows_for(slo_set, windows))
+    problems = drift(files, Path(directory), pattern="*.json")
+    _report_drift(problems, f"sloguard dashboards generate -f {spec_file} -o {directory}")
+    click.echo(f"{directory}: up to date with {spec_file} ({len(files)} files)")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Convert OpenSLO or Sloth specs to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import sloth sloth-slos.yaml -o sloguard.yaml
+    """
+
+
+def _import(kind: str, source: str, output: str | None) -> None:
+    from pathlib import Path
+
+    from sloguard.spec import importers
+
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SloguardError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    convert = importers.import_openslo if kind == "openslo" else importers.import_sloth
+    spec = convert(text, source)
+    if output:
+        Path(output).write_text(spec, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(spec, nl=False)
+
+
+@import_group.command("openslo")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
+@_friendly_errors
+def import_openslo(source: str, output: str | None) -> None:
+    """Convert OpenSLO v1 SLO (and SLI) documents to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import openslo openslo.yaml -o sloguard.yaml
+    """
+    _import("openslo", source, output)
+
+
+@import_group.command("sloth")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
+@_friendly_errors
+def import_sloth(source: str, output: str | None) -> None:
+    """Convert a Sloth prometheus/v1 spec to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import sloth sloth.yaml -o sloguard.yaml
+    """
+    _import("sloth", source, output)
+
+# (end of rules, dashboards, import section)

@@ -1,0 +1,202 @@
+"""`sloguard load run`: one profile, headless, to run.json + raw latencies (+ Locust's CSV and HTML)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sloguard.conventions import ADMIN_ROLLOUT_PATH, API_VERSION, IMPLEMENTATIONS, LOAD_RUN_KIND
+from sloguard.errors import BackendError, UsageError
+from sloguard.load.profiles import Profile
+from sloguard.load.recorder import Counts, LatencyWriter, filter_window
+from sloguard.load.target import admin_request, apply_rollout, require_healthy
+
+RUN_FILE = "run.json"
+LATENCIES_FILE = "latencies.csv"
+TIMELINE_FILE = "timeline.csv"
+_RAW_FILE = "latencies.raw.csv"
+
+
+@dataclass
+class LoadOptions:
+    profile: Profile
+    host: str
+    output_dir: Path
+    locustfile: Path
+    open_loop: bool = False
+    workers: int = 0
+    remote_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    master_port: int | None = None
+    scale: float = 1.0
+    admin_token: str | None = None
+    keep_rollout: bool = False
+    token_secret: str | None = None
+    progress: bool = True
+
+
+def run_load(options: LoadOptions) -> dict[str, Any]:
+    """Run the profile against the target and write run.json; returns its document."""
+    from sloguard.load.progress import Progress
+    from sloguard.load.service_metrics import MetricsPoller
+    from sloguard.load.target import admin_token
+
+    profile = options.profile
+    if not options.open_loop:
+        # gevent must patch sockets and threads before the metrics poller's thread starts.
+        import sloguard.load.locust_run  # noqa: F401
+    if options.open_loop and (options.workers or options.remote_workers):
+        raise UsageError("--workers runs Locust workers; the open-loop generator runs in one process "
+                         "(it sends over 10,000 req/s per CPU core)")
+    require_healthy(options.host)
+    out = options.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    rollout = _rollout(options.host, profile.rollout, admin_token(options.admin_token), options.keep_rollout)
+    poller = MetricsPoller(options.host).start()
+    progress = Progress(f"load {profile.name}", profile.warmup + profile.duration + profile.ramp_seconds *
+                        (not options.open_loop), enabled=options.progress)  # fmt: skip
+    try:
+        if options.open_loop:
+            counts, window, interrupted, generator = _open_loop(options, progress)
+        else:
+            counts, window, interrupted, generator = _locust(options, progress)
+    finally:
+        progress.close()
+        poller.stop()
+    doc = run_document(
+        profile=profile, scale=options.scale, target=options.host,
+        mode="open-loop" if options.open_loop else "locust", workers=options.workers + options.remote_workers,
+        window=window,
+        interrupted=interrupted, counts=counts, rollout=rollout,
+        service=poller.delta(*window), generator=generator,
+        files={"latencies": LATENCIES_FILE} | ({} if options.open_loop else
+                                               {"locust_csv_prefix": "locust", "html": "report.html"}),
+    )  # fmt: skip
+    write_json(out / RUN_FILE, doc)
+    return doc
+
+
+def _open_loop(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, float], bool, dict[str, Any]]:
+    from urllib.parse import urlsplit
+
+    from sloguard.load.openloop import OpenLoopGenerator, Phase, run_open_loop
+    from sloguard.load.workload import WORKLOADS, http_source
+
+    profile = options.profile
+    workload = WORKLOADS[profile.user_class](secret=options.token_secret)
+    writer = LatencyWriter(options.output_dir / LATENCIES_FILE)
+    generator = OpenLoopGenerator(
+        options.host, http_source(workload, urlsplit(options.host).netloc),
+        max_in_flight=profile.max_in_flight, timeout=profile.timeout, writer=writer, progress=progress,
+    )
+    phases = [Phase("warmup", profile.rate, profile.warmup, measured=False),
+              Phase("steady", profile.rate, profile.duration)]  # fmt: skip
+    cpu0 = time.process_time()
+    try:
+        result = run_open_loop(generator, [p for p in phases if p.duration > 0])
+    finally:
+        writer.close()
+    cpu = time.process_time() - cpu0
+    window = result.window()
+    if window is None:  # interrupted before the steady state began
+        now = time.time()
+        window = (now, now)
+    write_timeline(options.output_dir / TIMELINE_FILE, result.timeline, generator.offset + generator._t0)
+    steady = result.measured()
+    info = {
+        "max_in_flight": profile.max_in_flight,
+        "timeout": profile.timeout,
+        "max_send_lag_seconds": round(max((p.max_send_lag for p in steady), default=0.0), 6),
+        "connect_errors": generator.connect_errors,
+        "cpu_seconds": round(cpu, 3),
+    }
+    return result.steady_counts(), window, result.interrupted, info
+
+
+def _locust(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, float], bool, dict[str, Any]]:
+    from sloguard.load.locust_run import Distribution, run_locust
+
+    distribution = Distribution(options.workers, options.remote_workers, options.master_bind, options.master_port)
+    raw = options.output_dir / _RAW_FILE
+    writer = LatencyWriter(raw)
+    try:
+        result = run_locust(options.profile, options.host, options.locustfile, options.output_dir, writer,
+                            distribution=distribution, token_secret=options.token_secret, progress=progress)
+    finally:
+        writer.close()
+    counts = filter_window([raw], options.output_dir / LATENCIES_FILE, result.start, result.end)
+    raw.unlink(missing_ok=True)
+    info = {"users": options.profile.users, "spawn_rate": options.profile.spawn_rate,
+            "ramp_seconds": round(result.ramp_seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3),
+            "closed_loop": True}  # fmt: skip
+    return counts, (result.start, result.end), result.interrupted, info
+
+
+def _rollout(host: str, requested: dict[str, float], token: str, keep: bool) -> dict[str, Any]:
+    """Apply the profile's rollout split through the admin API (or just read it with keep)."""
+    if keep or not requested:
+        try:
+            state = admin_request(host, "GET", ADMIN_ROLLOUT_PATH, token)
+        except BackendError:
+            state = None  # a target without the admin API (or another token): recorded as unknown
+        return {"requested": requested, "applied": False, "state": state}
+    try:
+        state = apply_rollout(host, requested, token)
+    except BackendError as exc:
+        raise BackendError(f"cannot apply the profile's rollout {requested}: {exc} "
+                           "(pass --admin-token, or --keep-rollout to run with the service's split)") from None
+    return {"requested": requested, "applied": True, "state": state}
+
+
+def run_document(*, profile: Profile, scale: float, target: str, mode: str, workers: int,
+                 window: tuple[float, float], interrupted: bool, counts: Counts, rollout: dict[str, Any],
+                 service: dict[str, Any] | None, generator: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    """The LoadRun document `sloguard check --run` and `sloguard compare` read."""
+    start, end = window
+    seconds = max(end - start, 0.0)
+    summary = counts.summary(seconds)
+    observed = summary["implementations"]
+    total_impl = sum(observed.values())
+    return {
+        "apiVersion": API_VERSION,
+        "kind": LOAD_RUN_KIND,
+        "profile": profile.as_dict() | {"scale": scale},
+        "target": target,
+        "mode": mode,
+        "workers": workers,
+        "window": {"start": round(start, 3), "end": round(end, 3), "seconds": round(seconds, 3)},
+        # `sloguard check --run` sets these spec variables (load-dependent bounds such as minThroughput).
+        "sloVariables": dict(profile.slo_variables),
+        "interrupted": interrupted,
+        "rate": {"requested": profile.rate, "achieved": summary["achieved_rate"]},
+        "requests": summary["requests"],
+        "errors": summary["errors"],
+        "latency_seconds": summary["latency_seconds"],
+        "rollout": rollout | {
+            "observed": observed,
+            "observed_percent_rust": round(100.0 * observed.get(IMPLEMENTATIONS[0], 0) / total_impl, 2)
+            if total_impl else None,
+        },
+        "service": {"decisions": service},
+        "generator": generator,
+        "files": files,
+    }
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write atomically: a reader (or a Ctrl-C) never sees half a file."""
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_timeline(path: Path, timeline: list[dict[str, float]], t0_unix: float) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("time,second,done,errors,error_ratio\n")
+        for row in timeline:
+            fh.write(f"{t0_unix + row['second']:.3f},{row['second']:.0f},{row['done']:.0f},{row['errors']:.0f},"
+                     f"{row['error_ratio']}\n")
