@@ -19,19 +19,11 @@ from importlib import resources
 from typing import Any, ClassVar
 
 from sloguard import conventions as c
+from sloguard.demo.decision import Identity
 
 # Tokens outlive the longest soak (24 h) with room to spare; an expired token would be a 401.
 TOKEN_TTL = 7 * 86_400
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A caller: the claims of its bearer token."""
-
-    user: str
-    roles: tuple[str, ...]
-    tenant: str
 
 
 @dataclass(frozen=True)
@@ -65,7 +57,7 @@ def mint_token(identity: Identity, secret: str | None = None) -> str:
     """A bearer token the reference service accepts (its own issuer, so claims always match)."""
     from sloguard.demo.tokens import issue_token
 
-    return issue_token(identity.user, list(identity.roles), identity.tenant, secret=secret, ttl=TOKEN_TTL)
+    return issue_token(identity.user_id, list(identity.roles), identity.tenant, secret=secret, ttl=TOKEN_TTL)
 
 
 # Tool parameters, realistic in shape and size. Reads and writes are told apart by what
