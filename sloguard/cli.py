@@ -558,11 +558,14 @@ def stress(**options: Any) -> None:
 @click.option("--run", "run_file", type=click.Path(dir_okay=False), help="run.json whose window --prometheus reads.")
 @click.option("--step", default="10s", show_default=True,
               help="--prometheus: one sample (mean latency) per interval of this length.")
+@click.option("--block", default=None, metavar="DURATION",
+              help="Block bootstrap over send time (e.g. 10s): intervals that hold when latency comes in "
+                   "episodes, as on shared machines. Needs the CSV's intended_send_time column.")
 @_friendly_errors
 def compare(control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
             filters: tuple[str, ...], column: str, max_regression: str, alpha: float, min_samples: int | None,
             resamples: int, seed: int, json_path: str | None, prometheus_url: str | None, run_file: str | None,
-            step: str) -> None:
+            step: str, block: str | None) -> None:
     """Control vs experiment: quantiles, bootstrap ratio intervals, Mann-Whitney U, Hodges-Lehmann.
 
     Exit 0 = no regression beyond --max-regression, 1 = the experiment is significantly
@@ -575,6 +578,7 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
       sloguard compare --csv runs/quick/latencies.csv --by implementation --control python --experiment rust
       sloguard compare --control main/sloguard-report.json --experiment pr/sloguard-report.json
       sloguard compare --prometheus http://127.0.0.1:9090 --run runs/baseline/run.json --step 10s
+      sloguard compare --control runs/main --experiment runs/pr --filter implementation=rust --block 10s
     """
     from pathlib import Path
 
@@ -593,7 +597,8 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
     if min_samples is None:
         min_samples = PROMETHEUS_MIN_INTERVALS if prometheus_url else CompareSettings.min_samples
     settings = CompareSettings(max_regression=parse_fraction(max_regression), alpha=alpha,
-                               min_samples=min_samples, resamples=resamples, seed=seed)
+                               min_samples=min_samples, resamples=resamples, seed=seed,
+                               block_seconds=parse_step(block, option="--block") if block else None)
     result = build_comparison(control=control, experiment=experiment, csv_path=csv_path, by=by,
                               filters=parse_filters(filters), column=column, settings=settings,
                               prometheus=prometheus_url, run_file=run_file, step=parse_step(step))

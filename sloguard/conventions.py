@@ -199,3 +199,4 @@ LATENCY_COLUMN = "latency_seconds"  # the raw latency CSV column loadgen writes
 LATENCIES_CSV = "latencies.csv"  # a run directory's raw per-request latencies
 CHECK_REPORT_JSON = "sloguard-report.json"  # a run directory's check report
 RUN_JSON = "run.json"  # a run directory's LoadRun document
+SEND_TIME_COLUMN = "intended_send_time"  # the raw latency CSV's send time (unix s): blocks of compare --block

@@ -304,6 +304,24 @@ class PrometheusClient:
             text = text.replace(quote(secret, safe=""), "***")
         return " ".join(text.split())
 
+    def range_query(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Evaluate `query` every `step` seconds over [start, end]: (labels, [(time, value), ...]) per series."""
+        form = {"query": query, "start": _format_time(start), "end": _format_time(end), "step": f"{step:g}"}
+        data = self._call("/api/v1/query_range", form, what="the range query")
+        result = data.get("result")
+        if data.get("resultType") != "matrix" or not isinstance(result, list):
+            raise BackendError(f"Prometheus at {self.url} answered a range query with an unexpected result shape")
+        out = []
+        for item in result:
+            if not isinstance(item, dict) or not isinstance(item.get("metric"), dict):
+                raise BackendError(f"Prometheus at {self.url} answered a range query with a malformed series")
+            values = item.get("values") or []
+            points = [(float(pair[0]), _parse_value(pair, self.url)) for pair in values]
+            out.append(({str(k): str(v) for k, v in item["metric"].items()}, points))
+        return out
+
 
 class _NotFound(BackendError):
     """HTTP 404: the URL does not point at a Prometheus API (or lacks this endpoint)."""

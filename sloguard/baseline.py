@@ -1,0 +1,97 @@
+"""Baselines: `sloguard baseline save` and the relative criteria of `sloguard check --baseline`.
+
+A baseline stores a run's check report values and, when the run recorded them, its raw
+latencies per implementation. `check --baseline` then asks, per implementation, whether
+p95 grew more than the allowance, with the statistics of sloguard.compare when the
+current run has raw latencies too; with only report values on one side the test is a
+bare ratio and the output says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from sloguard.compare import (
+    CompareSettings,
+    Comparison,
+    MetricComparison,
+    Source,
+    compare_sources,
+    compare_values,
+    load_source,
+    make_baseline,
+    read_csv_samples,
+)
+from sloguard.conventions import BASELINE_KIND, LABEL_IMPLEMENTATION, LATENCIES_CSV
+from sloguard.errors import UsageError
+from sloguard.evaluate import CheckResult, Status
+
+# The relative criterion of the issue: p95 may not grow more than the allowance.
+BASELINE_QUANTILES = (0.95,)
+
+
+def save(source: str, output: Path) -> dict[str, Any]:
+    """Write a Baseline document from a check report, run.json or run directory."""
+    doc = make_baseline(source, by=LABEL_IMPLEMENTATION)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return doc
+
+
+def current_source(result: CheckResult, run_file: str | None) -> Source:
+    """This check's side: raw latencies next to --run's run.json (if any) and the verdicts' values."""
+    samples: dict[str, list[float]] = {}
+    if run_file:
+        csv_path = Path(run_file).parent / LATENCIES_CSV
+        if csv_path.exists():
+            samples = read_csv_samples(csv_path, by=LABEL_IMPLEMENTATION)
+    values = {}
+    for v in result.verdicts:
+        name = v.objective.name + (f" {{{v.group}}}" if v.group else "")
+        values[name] = (v.value, v.objective.objective.max is not None or v.objective.objective.min is None)
+    return Source("this check", samples, values)
+
+
+def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str | None,
+                        max_regression: float) -> Comparison:
+    path = Path(baseline_file)
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind != BASELINE_KIND:
+        raise UsageError(f"{baseline_file}: not a baseline (write one with `sloguard baseline save`)")
+    baseline = load_source(baseline_file, by=LABEL_IMPLEMENTATION)
+    settings = CompareSettings(max_regression=max_regression, quantiles=BASELINE_QUANTILES)
+    current = current_source(result, run_file)
+    if any(g in current.samples for g in baseline.samples):
+        return compare_sources(baseline, current, settings)
+    # No raw latencies on both sides: objective values of the two check reports, as bare ratios.
+    metrics: list[MetricComparison] = []
+    for name, (value, lower) in current.values.items():
+        if name in baseline.values:
+            metrics.append(compare_values(name, baseline.values[name][0], value, lower_is_better=lower,
+                                          settings=settings))
+    if not metrics:
+        raise UsageError(f"{baseline_file}: shares no objective or latency sample with this check")
+    why = ("no raw latencies on both sides (give --run with a run directory holding latencies.csv, and a "
+           "baseline saved from one): objective values compared as bare ratios, without a significance test")
+    return Comparison(baseline.label, current.label, settings, tuple(metrics), (why,))
+
+
+def apply_baseline(result: CheckResult, baseline_file: str, run_file: str | None, max_regression: float,
+                   console: Console) -> CheckResult:
+    """The check result with the baseline comparison in its report and a failed gate failing the check."""
+    from sloguard.report import comparison as table
+
+    comparison = compare_to_baseline(result, baseline_file, run_file, max_regression)
+    table.render(comparison, console)
+    extra = dict(result.extra)
+    extra["baseline"] = comparison.to_document()
+    status = Status.FAIL if comparison.gate_fails else result.status
+    return dataclasses.replace(result, extra=extra, status=status)
