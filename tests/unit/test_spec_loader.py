@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -710,13 +713,48 @@ def test_files(tmp_path: Path) -> None:
         load_spec(crlf)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file(tmp_path: Path) -> None:
-    spec = tmp_path / "secret.yaml"
-    spec.write_text(_VALID)
-    spec.chmod(0)
-    with pytest.raises(SpecError, match=r"secret\.yaml: permission denied$"):
-        load_spec(spec)
+def _load_spec_as(uid: int, path: Path) -> str:
+    """load_spec in a forked child running as `uid`: root reads any file, nobody does not."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            try:
+                load_spec(path)
+                message = "loaded"
+            except SpecError as exc:
+                message = str(exc)
+        except BaseException as exc:
+            message = f"child failed: {exc!r}"
+        os.write(write_end, message.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_unreadable_file() -> None:
+    # A world-traversable directory, so the file's own mode is what refuses the read.
+    directory = Path(tempfile.mkdtemp())
+    try:
+        directory.chmod(0o755)
+        spec = directory / "secret.yaml"
+        spec.write_text(_VALID)
+        spec.chmod(0)
+        if os.geteuid() == 0:
+            message = _load_spec_as(65534, spec)  # nobody
+        else:
+            with pytest.raises(SpecError) as caught:
+                load_spec(spec)
+            message = str(caught.value)
+        assert re.search(r"secret\.yaml: permission denied$", message), message
+    finally:
+        shutil.rmtree(directory)
 
 
 # ---- the `validate` command -------------------------------------------------------------------
