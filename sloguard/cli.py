@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from sloguard import __version__
+from sloguard import conventions as c
 from sloguard.conventions import ExitCode
 from sloguard.errors import SloguardError
 
@@ -231,7 +232,6 @@ def stack_status(directory: str) -> None:
 
 # ---- demo (reference SARK service) ------------------------------------------------------------
 
-from sloguard import conventions as _democ  # noqa: E402  (sections are appended to this file)
 
 
 @cli.group(invoke_without_command=True)
@@ -279,14 +279,14 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
 
 @demo.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=_democ.DEMO_DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
-@click.option("--opa-url", default=f"http://127.0.0.1:{_democ.DEMO_DEFAULT_POLICY_PORT}", show_default=True,
+@click.option("--port", default=c.DEMO_DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+@click.option("--opa-url", default=f"http://127.0.0.1:{c.DEMO_DEFAULT_POLICY_PORT}", show_default=True,
               help="Policy server (or real OPA) of the Python path.")
-@click.option("--redis-url", default=_democ.DEMO_DEFAULT_REDIS_URL, show_default=True,
+@click.option("--redis-url", default=c.DEMO_DEFAULT_REDIS_URL, show_default=True,
               help="Redis of the Python path's decision cache.")
 @click.option("--policies", type=click.Path(file_okay=False), default=None,
               help="Rego bundle directory (*.rego, *.json data); default: the bundled SARK policy.")
-@click.option("--decision", default=_democ.DEMO_DEFAULT_DECISION, show_default=True,
+@click.option("--decision", default=c.DEMO_DEFAULT_DECISION, show_default=True,
               help="Decision document to evaluate.")
 @click.option("--rollout", type=click.FloatRange(0, 100), default=None,
               help="Percentage of users on Rust for both flags (overridden by the per-flag options).")
@@ -294,9 +294,9 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
               help="Percentage of users evaluated by the Rust engine [default: 50].")
 @click.option("--rollout-rust-cache", type=click.FloatRange(0, 100), default=None,
               help="Percentage of users cached in the Rust cache [default: 50].")
-@click.option("--admin-token", envvar=_democ.ENV_DEMO_ADMIN_TOKEN, default=None,
+@click.option("--admin-token", envvar=c.ENV_DEMO_ADMIN_TOKEN, default=None,
               help="Bearer token of the /admin API [env SLOGUARD_DEMO_ADMIN_TOKEN; dev default].")
-@click.option("--secret", envvar=_democ.ENV_DEMO_SECRET, default=None,
+@click.option("--secret", envvar=c.ENV_DEMO_SECRET, default=None,
               help="HS256 key of bearer tokens [env SLOGUARD_DEMO_SECRET; dev default].")
 @click.option("--instrumentation", type=click.Choice(["fast", "otel", "off"]), default="fast",
               show_default=True, help="Metric recording: fast (default), stock OTel instruments, or none.")
@@ -324,11 +324,11 @@ def demo_serve(**options: Any) -> None:
 
 @demo.command("policy-server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=_democ.DEMO_DEFAULT_POLICY_PORT, show_default=True, type=int,
+@click.option("--port", default=c.DEMO_DEFAULT_POLICY_PORT, show_default=True, type=int,
               help="Port to listen on (OPA's).")
 @click.option("--policies", type=click.Path(file_okay=False), default=None,
               help="Rego bundle directory; default: the bundled SARK policy.")
-@click.option("--decision", default=_democ.DEMO_DEFAULT_DECISION, show_default=True,
+@click.option("--decision", default=c.DEMO_DEFAULT_DECISION, show_default=True,
               help="Decision checked to exist at start-up.")
 @_friendly_errors
 def demo_policy_server(host: str, port: int, policies: str | None, decision: str) -> None:
@@ -348,7 +348,7 @@ def demo_policy_server(host: str, port: int, policies: str | None, decision: str
 @click.option("--roles", default="", help="Comma-separated roles, e.g. admin,analyst,developer.")
 @click.option("--tenant", required=True, help="Tenant of the user, e.g. acme.")
 @click.option("--ttl", default=86400, show_default=True, type=int, help="Validity in seconds.")
-@click.option("--secret", envvar=_democ.ENV_DEMO_SECRET, default=None,
+@click.option("--secret", envvar=c.ENV_DEMO_SECRET, default=None,
               help="HS256 key [env SLOGUARD_DEMO_SECRET; default: the service's dev default].")
 @_friendly_errors
 def demo_token(user: str, roles: str, tenant: str, ttl: int, secret: str | None) -> None:
@@ -366,7 +366,6 @@ def demo_token(user: str, roles: str, tenant: str, ttl: int, secret: str | None)
 
 # ---- load, soak, stress (loadgen/) ------------------------------------------------------------
 
-from sloguard import conventions as _loadc  # noqa: E402  (sections are appended to this file)
 
 _HOST_HELP = "Base URL of the reference service (loopback only unless --allow-remote)."
 
@@ -376,7 +375,7 @@ def _load_common(func: F) -> F:
     for decorator in reversed((
         click.option("--allow-remote", is_flag=True,
                      help="Allow a target that is not loopback (only for hosts you own)."),
-        click.option("--token-secret", envvar=_loadc.ENV_DEMO_SECRET, default=None,
+        click.option("--token-secret", envvar=c.ENV_DEMO_SECRET, default=None,
                      help="HS256 key of the service's bearer tokens [env SLOGUARD_DEMO_SECRET; dev default]."),
         click.option("--no-progress", "progress", flag_value=False, default=True,
                      help="No live progress line."),
@@ -415,13 +414,13 @@ def load() -> None:
               help="Address the master listens on for workers (routable for remote workers).")
 @click.option("--master-port", type=click.IntRange(1, 65535), default=None,
               help="Port the master listens on [default: a free one].")
-@click.option("--scale", type=float, default=1.0, show_default=True, envvar=_loadc.ENV_LOAD_SCALE,
+@click.option("--scale", type=float, default=1.0, show_default=True, envvar=c.ENV_LOAD_SCALE,
               help="Shrink (or grow) users, spawn rate and rate [env SLOGUARD_LOAD_SCALE].")
 @click.option("--output-dir", default="runs/latest", show_default=True, type=click.Path(file_okay=False),
               help="Where run.json, latencies.csv and Locust's CSV and HTML go.")
-@click.option("--loadgen-dir", envvar=_loadc.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
+@click.option("--loadgen-dir", envvar=c.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
               help="Directory with locustfile.py and profiles.yaml [default: the checkout's loadgen/].")
-@click.option("--admin-token", envvar=_loadc.ENV_DEMO_ADMIN_TOKEN, default=None,
+@click.option("--admin-token", envvar=c.ENV_DEMO_ADMIN_TOKEN, default=None,
               help="Admin token to apply the profile's rollout [env SLOGUARD_DEMO_ADMIN_TOKEN].")
 @click.option("--keep-rollout", is_flag=True, help="Leave the service's rollout split as it is.")
 @_load_common
@@ -445,7 +444,7 @@ def load_run(profile: str, **options: Any) -> None:
 
 
 @load.command("profiles")
-@click.option("--loadgen-dir", envvar=_loadc.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
+@click.option("--loadgen-dir", envvar=c.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
               help="Directory with profiles.yaml [default: the checkout's loadgen/].")
 @_friendly_errors
 def load_profiles(loadgen_dir: str | None) -> None:
@@ -472,11 +471,11 @@ def load_profiles(loadgen_dir: str | None) -> None:
 @click.option("--warmup", default=None, help="Warm-up before sampling starts (overrides the profile).")
 @click.option("--pid", type=int, default=None, help="Target process [default: whoever listens on --host's port].")
 @click.option("--bound", default="1MiB/h", show_default=True, help="Growth that fails the soak, e.g. 512KiB/h.")
-@click.option("--scale", type=float, default=1.0, show_default=True, envvar=_loadc.ENV_LOAD_SCALE,
+@click.option("--scale", type=float, default=1.0, show_default=True, envvar=c.ENV_LOAD_SCALE,
               help="Shrink the profile's rate [env SLOGUARD_LOAD_SCALE].")
 @click.option("--output-dir", default="runs/soak", show_default=True, type=click.Path(file_okay=False),
               help="Where soak.json, rss.csv and latencies.csv go.")
-@click.option("--loadgen-dir", "loadgen", envvar=_loadc.ENV_LOADGEN_DIR, default=None,
+@click.option("--loadgen-dir", "loadgen", envvar=c.ENV_LOADGEN_DIR, default=None,
               type=click.Path(file_okay=False), help="Directory with profiles.yaml.")
 @_load_common
 @_friendly_errors
