@@ -8,6 +8,7 @@ load run's steady-state window.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,9 @@ def fault_args(faults: Sequence[str]) -> list[str]:
 
 def run_demo(options: DemoOptions, console: Console) -> ExitCode:
     """The whole demo; returns the check's exit code. The stack is stopped whatever happens."""
+    # A SIGTERM (a CI timeout, a killed parent) must unwind through `finally` like Ctrl-C does,
+    # or the stack's processes, which run in their own sessions, would outlive the demo.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     service_args = fault_args(options.faults)
     keep = options.output_dir is not None
     workdir = options.output_dir or Path(tempfile.mkdtemp(prefix="sloguard-demo-"))
@@ -91,6 +95,10 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
     else:
         console.print(f"reports in {report_dir}")
     return code
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sloguard.conventions import BINARIES
-from sloguard.processes import pid_alive
+from sloguard.processes import pid_alive, wait_until
 from tests.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +94,14 @@ def test_an_injected_leak_fails_memory_growth_on_a_run_long_enough_to_see_it(tmp
     assert failing_beyond_latency(report) == {("memory-growth", "")}
     [growth] = [o for o in report["objectives"] if o["name"] == "memory-growth"]
     assert growth["status"] == "fail" and growth["value"] > 1024 * 1024
+
+
+def test_a_terminated_demo_still_stops_its_stack(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "sloguard", "demo", "--output-dir", str(tmp_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state_file = tmp_path / "stack" / "stack.json"
+    assert wait_until(state_file.exists, timeout=120, interval=0.2), "the stack never came up"
+    pids = [c["pid"] for c in json.loads(state_file.read_text())["components"].values()]
+    process.terminate()
+    assert process.wait(timeout=60) != 0
+    assert not [p for p in pids if pid_alive(p)], "SIGTERM left the stack running"
