@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,14 @@ def query(prometheus_url: str, expr: str) -> tuple[str, list[dict[str, Any]]]:
 def admin(state: dict[str, Any], method: str, path: str, document: Any = None) -> httpx.Response:
     return httpx.request(method, f"{url(state, 'service')}/admin/{path}", json=document, timeout=5,
                          headers={"Authorization": f"Bearer {state['adminToken']}"})
+
+
+def wait(check: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return check()

@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from click.testing import CliRunner
 
 from sloguard.cli import cli
 from sloguard.receiver import read_notifications
-from tests.rulestack import Load, admin, query, stack_down, stack_up, url
+from tests.rulestack import Load, admin, query, stack_down, stack_up, url, wait
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_WINDOWS = ROOT / "tests" / "data" / "rules" / "burn-windows-fast.yaml"
@@ -48,16 +47,6 @@ def page_notifications(directory: Path, after: float) -> list[float]:
                     and float(entry["receivedAt"]) > after):
                 times.append(float(entry["receivedAt"]))
     return times
-
-
-def wait(check: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
 
 
 def trial(directory: Path, state: dict[str, Any]) -> tuple[float, float]:

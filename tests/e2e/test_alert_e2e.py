@@ -24,7 +24,7 @@ from sloguard.cli import cli
 from sloguard.conventions import BINARIES
 from sloguard.receiver import read_notifications
 from tests.processes import find_binary, missing_binary_message
-from tests.rulestack import Load, admin, query, stack_down, stack_up, url
+from tests.rulestack import Load, admin, query, stack_down, stack_up, url, wait
 
 pytest.importorskip("regorus")
 pytest.importorskip("uvicorn")
@@ -74,16 +74,6 @@ def pages(directory: Path, implementation: str) -> list[dict[str, Any]]:
     return found
 
 
-def wait(check, timeout: float, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
-
-
 def test_error_fault_pages_through_alertmanager_and_page_inhibits_ticket(
     stack: tuple[Path, dict[str, Any], Load], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,13 +85,14 @@ def test_error_fault_pages_through_alertmanager_and_page_inhibits_ticket(
         _, result = query(prometheus, ratio)
         return {r["metric"].get("implementation") for r in result} >= {"rust", "python"}
 
-    assert wait(both_paths_recorded, WARMUP_TIMEOUT), "no error ratio recorded for both paths before the fault"
+    recorded = wait(both_paths_recorded, WARMUP_TIMEOUT, interval=0.5)
+    assert recorded, "no error ratio recorded for both paths before the fault"
     assert not pages(directory, "python"), "paged before any fault"
 
     response = admin(state, "PUT", "faults", {"errors": {"python": "100%"}})
     assert response.status_code == 200, response.text
     fault_at = time.time()
-    found = wait(lambda: pages(directory, "python"), NOTIFY_TIMEOUT)
+    found = wait(lambda: pages(directory, "python"), NOTIFY_TIMEOUT, interval=0.5)
     assert found, f"no page for python within {NOTIFY_TIMEOUT:.0f} s; load {dict(load.statuses)}"
     page = found[0]
     seconds = page["receivedAt"] - fault_at
@@ -125,5 +116,5 @@ def test_error_fault_pages_through_alertmanager_and_page_inhibits_ticket(
         return any(a["labels"].get("alertname") == ALERT and a["labels"].get("severity") == "ticket"
                    and a["labels"].get("implementation") == "python" and a["status"]["inhibitedBy"] for a in alerts)
 
-    assert wait(ticket_inhibited, 60), "the python ticket was never inhibited by its page"
+    assert wait(ticket_inhibited, 60, interval=0.5), "the python ticket was never inhibited by its page"
     admin(state, "DELETE", "faults")
