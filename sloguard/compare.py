@@ -19,8 +19,11 @@ cannot be excluded. A slowdown shown to be smaller than the allowance passes.
 Intervals come from an i.i.d. bootstrap by default. On a shared machine latency
 comes in episodes, requests close in time are not independent and two runs (or
 two halves of one run) differ by more than i.i.d. noise; `block_seconds`
-resamples whole time blocks instead (tests/benchmarks/calibrate_compare.py
-measures both).
+resamples whole time blocks instead. When the two samples were recorded side by
+side (`sloguard load ab`, or two implementations of one run) the blocks are
+paired in time, so drift common to both cancels in the ratio; two `load ab` run
+directories get 10 s paired blocks by default. tests/benchmarks/
+calibrate_compare.py measures false alarms and power of each mode.
 """
 
 from __future__ import annotations
@@ -40,8 +43,10 @@ from sloguard.conventions import (
     BASELINE_KIND,
     CHECK_REPORT_JSON,
     COMPARISON_KIND,
+    INTERLEAVED_BLOCK_SECONDS,
     LATENCIES_CSV,
     LATENCY_COLUMN,
+    LOAD_RUN_KIND,
     RUN_JSON,
     SEND_TIME_COLUMN,
 )
@@ -62,6 +67,10 @@ class Verdict(StrEnum):
 
 
 TEST_SAMPLES = "bootstrap+mann-whitney"
+# Measured: tests/benchmarks/calibrate_compare.py (README, "Calibration").
+DEFAULT_PROCESS_NOISE = 0.025
+TEST_BLOCKS = "block bootstrap"
+TEST_PAIRED_BLOCKS = "paired block bootstrap"
 TEST_BARE_RATIO = "bare ratio (no raw samples on both sides: no significance test)"
 
 
@@ -78,12 +87,17 @@ class CompareSettings:
     hl_points: int = 1000  # pairwise differences of at most hl_points**2 pairs
     # Block bootstrap over time (seconds per block) when send times are known; None = i.i.d. bootstrap.
     block_seconds: float | None = None
+    # Between-process spread: the standard deviation of a log quantile between processes of one build
+    # (hash seeds, memory layout, scheduling), measured by tests/benchmarks/calibrate_compare.py. Added to
+    # the intervals of two sides served by different processes, divided by their numbers of processes.
+    process_noise: float = DEFAULT_PROCESS_NOISE
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "maxRegression": self.max_regression, "alpha": self.alpha, "minSamples": self.min_samples,
             "resamples": self.resamples, "seed": self.seed, "quantiles": list(self.quantiles),
             "hodgesLehmannPoints": self.hl_points, "blockSeconds": self.block_seconds,
+            "processNoise": self.process_noise,
         }  # fmt: skip
 
 
@@ -196,11 +210,66 @@ def bootstrap_quantile(sorted_values: FloatArray, q: float, resamples: int, rng:
 
 _BLOCK_BIN_GROWTH = 1.005  # 0.5 %-wide log bins: the block bootstrap's quantile resolution
 _BLOCK_BATCH = 500  # replicates per batch (bounds memory at batch x bins floats)
+# Two timed samples are paired when they overlap for at least this share of the shorter one's span.
+_PAIRED_OVERLAP = 0.5
+MIN_BLOCKS = 3  # fewer time blocks give no spread to resample: inconclusive
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """One side cut into time blocks: a histogram over shared log bins per block."""
+
+    hist: FloatArray  # blocks x bins
+    mids: FloatArray  # bin midpoints (a replicate's quantile is reported as one)
+
+
+def _log_edges(*samples: FloatArray) -> FloatArray:
+    import numpy as np
+
+    values = np.concatenate(samples)
+    positive = values[values > 0]
+    lo = float(positive.min()) if len(positive) else 1e-9
+    hi = max(float(values.max()), lo * 1.01)
+    n_bins = int(math.log(hi / lo) / math.log(_BLOCK_BIN_GROWTH)) + 2
+    return lo * _BLOCK_BIN_GROWTH ** np.arange(n_bins + 1, dtype=np.float64)
+
+
+def _block_hist(values: FloatArray, block_index: Any, n_blocks: int, edges: FloatArray) -> _Blocks:
+    import numpy as np
+
+    n_bins = len(edges) - 1
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
+    hist = np.zeros((n_blocks, n_bins))
+    np.add.at(hist, (block_index, bins), 1.0)
+    return _Blocks(hist, np.sqrt(edges[:-1] * edges[1:]))
+
+
+def _replicates(sides: Sequence[_Blocks], qs: Sequence[float], resamples: int, rng: Any, *,
+                paired: bool) -> list[dict[float, FloatArray]]:
+    """Bootstrap quantiles per side; paired sides draw the same blocks in every replicate."""
+    import numpy as np
+
+    out: list[dict[float, list[FloatArray]]] = [{q: [] for q in qs} for _ in sides]
+    done = 0
+    while done < resamples:
+        batch = min(_BLOCK_BATCH, resamples - done)
+        weights = None
+        for side, result in zip(sides, out, strict=True):
+            n_blocks = side.hist.shape[0]
+            if weights is None or not paired:
+                weights = rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=batch).astype(np.float64)
+            cum = np.cumsum(weights @ side.hist, axis=1)
+            for q in qs:
+                target = np.ceil(q * cum[:, -1])
+                idx = (cum < target[:, None]).sum(axis=1)
+                result[q].append(side.mids[np.clip(idx, 0, len(side.mids) - 1)])
+        done += batch
+    return [{q: np.concatenate(parts) for q, parts in result.items()} for result in out]
 
 
 def block_bootstrap_quantiles(values: FloatArray, times: FloatArray, qs: Sequence[float], block_seconds: float,
                               resamples: int, rng: Any) -> dict[float, FloatArray]:
-    """Bootstrap distributions of quantiles resampling whole time blocks (moving-free, non-overlapping).
+    """Bootstrap distributions of quantiles resampling whole time blocks (non-overlapping).
 
     Latency on a shared machine comes in episodes (a noisy neighbour, a GC pause): requests
     close in time are not independent, and an i.i.d. bootstrap then understates how much a
@@ -211,30 +280,48 @@ def block_bootstrap_quantiles(values: FloatArray, times: FloatArray, qs: Sequenc
     """
     import numpy as np
 
-    positive = values[values > 0]
-    lo = float(positive.min()) if len(positive) else 1e-9
-    hi = max(float(values.max()), lo * 1.01)
-    n_bins = int(math.log(hi / lo) / math.log(_BLOCK_BIN_GROWTH)) + 2
-    edges = lo * _BLOCK_BIN_GROWTH ** np.arange(n_bins + 1)
-    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
     blocks = np.floor((times - times.min()) / block_seconds).astype(np.int64)
     _, block_index = np.unique(blocks, return_inverse=True)
-    n_blocks = int(block_index.max()) + 1
-    hist = np.zeros((n_blocks, n_bins))
-    np.add.at(hist, (block_index, bins), 1.0)
-    mids = np.sqrt(edges[:-1] * edges[1:])
-    out: dict[float, list[FloatArray]] = {q: [] for q in qs}
-    done = 0
-    while done < resamples:
-        batch = min(_BLOCK_BATCH, resamples - done)
-        weights = rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks), size=batch).astype(np.float64)
-        cum = np.cumsum(weights @ hist, axis=1)
-        for q in qs:
-            target = np.ceil(q * cum[:, -1])
-            idx = (cum < target[:, None]).sum(axis=1)
-            out[q].append(mids[np.clip(idx, 0, n_bins - 1)])
-        done += batch
-    return {q: np.concatenate(parts) for q, parts in out.items()}
+    side = _block_hist(values, block_index, int(block_index.max()) + 1, _log_edges(values))
+    return _replicates([side], qs, resamples, rng, paired=False)[0]
+
+
+def paired_in_time(control_times: FloatArray, experiment_times: FloatArray) -> bool:
+    """Were the two samples recorded at the same time (an interleaved run, or two groups of one run)?"""
+    if not len(control_times) or not len(experiment_times):
+        return False
+    c0, c1 = float(control_times.min()), float(control_times.max())
+    e0, e1 = float(experiment_times.min()), float(experiment_times.max())
+    overlap = min(c1, e1) - max(c0, e0)
+    return overlap > 0 and overlap >= _PAIRED_OVERLAP * min(c1 - c0, e1 - e0)
+
+
+def paired_block_bootstrap_quantiles(control: FloatArray, control_times: FloatArray, experiment: FloatArray,
+                                     experiment_times: FloatArray, qs: Sequence[float], block_seconds: float,
+                                     resamples: int, rng: Any) -> tuple[dict[float, FloatArray],
+                                                                        dict[float, FloatArray], int]:
+    """Block bootstrap of two samples recorded side by side: a replicate draws the same time blocks for both.
+
+    Whatever slowed the machine in a block slowed both sides, so it moves both quantiles of a
+    replicate together and cancels in their ratio; only the difference between the sides is
+    left to vary. Blocks are cut on one clock from the earlier start; requests outside the
+    common span join the nearest common block. Returns both distributions and the block count.
+    """
+    import numpy as np
+
+    origin = min(float(control_times.min()), float(experiment_times.min()))
+    bc = np.floor((control_times - origin) / block_seconds).astype(np.int64)
+    be = np.floor((experiment_times - origin) / block_seconds).astype(np.int64)
+    first, last = max(int(bc.min()), int(be.min())), min(int(bc.max()), int(be.max()))
+    # Numbered by the blocks that hold requests: a gap in the recording is no block to draw.
+    ids, index = np.unique(np.concatenate([np.clip(bc, first, last), np.clip(be, first, last)]),
+                           return_inverse=True)
+    bc, be = index[: len(bc)], index[len(bc):]
+    n_blocks = len(ids)
+    edges = _log_edges(control, experiment)
+    sides = [_block_hist(control, bc, n_blocks, edges), _block_hist(experiment, be, n_blocks, edges)]
+    boot_c, boot_e = _replicates(sides, qs, resamples, rng, paired=True)
+    return boot_c, boot_e, n_blocks
 
 
 def _n_blocks(times: FloatArray, s: CompareSettings) -> int:
@@ -252,12 +339,30 @@ def _widen_for_few_blocks(ratio: float, lo: float, hi: float, blocks: int, alpha
     """
     from scipy.stats import norm, t
 
-    if blocks < 3:
+    if blocks < MIN_BLOCKS:
         return 0.0, math.inf
     factor = float(t.ppf(1 - alpha / 2, blocks - 1) / norm.ppf(1 - alpha / 2))
     centre = math.log(ratio)
     return (math.exp(centre + (math.log(lo) - centre) * factor),
             math.exp(centre + (math.log(hi) - centre) * factor))
+
+
+def _widen_for_processes(ratio: float, lo: float, hi: float, noise: float, processes: tuple[int, int],
+                         alpha: float) -> tuple[float, float]:
+    """Add the between-process spread to an interval, in log space (independent variance components).
+
+    The bootstrap only sees requests; processes are fixed for a run, so a difference between the
+    processes serving each side would pass for a difference between builds. Each side's mean
+    process effect has variance noise**2 / processes.
+    """
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    extra = z * noise * math.sqrt(1 / processes[0] + 1 / processes[1])
+    centre = math.log(ratio)
+    below = math.hypot(centre - math.log(lo), extra)
+    above = math.hypot(math.log(hi) - centre, extra)
+    return math.exp(centre - below), math.exp(centre + above)
 
 
 def hodges_lehmann(control: FloatArray, experiment: FloatArray, max_points: int) -> float:
@@ -283,8 +388,12 @@ def _thin(sorted_values: FloatArray, k: int) -> FloatArray:
 
 def compare_samples(metric: str, control: Sequence[float] | FloatArray, experiment: Sequence[float] | FloatArray,
                     settings: CompareSettings | None = None, *, control_times: Sequence[float] | None = None,
-                    experiment_times: Sequence[float] | None = None) -> MetricComparison:
+                    experiment_times: Sequence[float] | None = None,
+                    processes: tuple[int, int] | None = None) -> MetricComparison:
     """Compare two samples of a lower-is-better metric (latency in seconds).
+
+    `processes` (control, experiment): how many service processes served each side when the
+    sides ran in different processes; settings.process_noise then widens the intervals.
 
     With send times for both sides and settings.block_seconds, the intervals come from a block
     bootstrap over time and the verdict does not lean on Mann-Whitney (which assumes independence).
@@ -317,10 +426,29 @@ def compare_samples(metric: str, control: Sequence[float] | FloatArray, experime
     hl_rel = math.expm1(hodges_lehmann(np.log(c), np.log(e), s.hl_points)) if positive else None
     rng = np.random.default_rng(s.seed)
     judged: list[StatRow] = []
+    test = TEST_SAMPLES
     if blocked:
         assert s.block_seconds is not None
-        boot_c = block_bootstrap_quantiles(raw_c, tc, s.quantiles, s.block_seconds, s.resamples, rng)
-        boot_e = block_bootstrap_quantiles(raw_e, te, s.quantiles, s.block_seconds, s.resamples, rng)
+        if paired_in_time(tc, te):
+            boot_c, boot_e, blocks = paired_block_bootstrap_quantiles(raw_c, tc, raw_e, te, s.quantiles,
+                                                                      s.block_seconds, s.resamples, rng)
+            test = f"{TEST_PAIRED_BLOCKS} ({blocks} blocks of {s.block_seconds:g} s)"
+        else:
+            boot_c = block_bootstrap_quantiles(raw_c, tc, s.quantiles, s.block_seconds, s.resamples, rng)
+            boot_e = block_bootstrap_quantiles(raw_e, te, s.quantiles, s.block_seconds, s.resamples, rng)
+            blocks = min(_n_blocks(tc, s), _n_blocks(te, s))
+            test = f"{TEST_BLOCKS} ({blocks} blocks of {s.block_seconds:g} s a side)"
+    if processes and s.process_noise > 0:
+        test += f" + process spread {s.process_noise:.1%} ({processes[0]} vs {processes[1]} processes)"
+    if blocked and blocks < MIN_BLOCKS:
+        rows = tuple(
+            StatRow(_stat_name(q), quantile(c, q), quantile(e, q), _ratio(c, e, q), None, None,
+                    Verdict.INCONCLUSIVE, False, test,
+                    f"only {blocks} time block(s) of {s.block_seconds:g} s: need {MIN_BLOCKS} "
+                    "(a longer run or a shorter --block)")
+            for q in s.quantiles
+        )  # fmt: skip
+        return MetricComparison(metric, len(c), len(e), rows, True, u, p, hl, hl_rel)
     for q in s.quantiles:
         qc, qe = quantile(c, q), quantile(e, q)
         if qc <= 0:
@@ -336,29 +464,31 @@ def compare_samples(metric: str, control: Sequence[float] | FloatArray, experime
             ratios = be / bc
         lo, hi = (float(v) for v in np.quantile(ratios, [s.alpha / 2, 1 - s.alpha / 2]))
         if blocked and lo > 0:
-            lo, hi = _widen_for_few_blocks(qe / qc, lo, hi, min(_n_blocks(tc, s), _n_blocks(te, s)), s.alpha)
+            lo, hi = _widen_for_few_blocks(qe / qc, lo, hi, blocks, s.alpha)
+        if processes and s.process_noise > 0 and lo > 0:
+            lo, hi = _widen_for_processes(qe / qc, lo, hi, s.process_noise, processes, s.alpha)
         # The median is a location statistic: demand the rank test agree (unless the data are blocked:
         # the rank test assumes independent requests). The tail has no such test.
         rank_ok = p < s.alpha if q == 0.5 and not blocked else True
-        judged.append(_judge_ratio(_stat_name(q), qc, qe, lo, hi, rank_ok, s))
+        judged.append(_judge_ratio(_stat_name(q), qc, qe, lo, hi, rank_ok, s, test))
     return MetricComparison(metric, len(c), len(e), tuple(judged), True, u, p, hl, hl_rel)
 
 
 def _judge_ratio(name: str, qc: float, qe: float, lo: float, hi: float, rank_ok: bool,
-                 s: CompareSettings) -> StatRow:
+                 s: CompareSettings, test: str = TEST_SAMPLES) -> StatRow:
     ratio = qe / qc
     limit = 1 + s.max_regression
     if lo > 1 and rank_ok:
         fails = hi > limit
         why = (f"a regression over {s.max_regression:.0%} cannot be excluded (interval up to {hi:.3f})" if fails
                else f"slower, but by less than the allowed {s.max_regression:.0%}")
-        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.SLOWER, fails, TEST_SAMPLES, why)
+        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.SLOWER, fails, test, why)
     if hi < 1 and rank_ok:
-        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.FASTER, False, TEST_SAMPLES, "")
+        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.FASTER, False, test, "")
     if lo >= 1 - s.max_regression and hi <= limit:
-        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.NO_DIFFERENCE, False, TEST_SAMPLES,
+        return StatRow(name, qc, qe, ratio, lo, hi, Verdict.NO_DIFFERENCE, False, test,
                        f"interval within ±{s.max_regression:.0%}")
-    return StatRow(name, qc, qe, ratio, lo, hi, Verdict.INCONCLUSIVE, False, TEST_SAMPLES,
+    return StatRow(name, qc, qe, ratio, lo, hi, Verdict.INCONCLUSIVE, False, test,
                    f"not significant, but the interval [{lo:.3f}, {hi:.3f}] is wider than ±{s.max_regression:.0%}")
 
 
@@ -451,6 +581,7 @@ class Source:
     samples: dict[str, list[float]] = field(default_factory=dict)  # group -> latencies (seconds)
     values: dict[str, tuple[float | None, bool]] = field(default_factory=dict)  # metric -> (value, lower better)
     times: dict[str, list[float]] = field(default_factory=dict)  # group -> send times, aligned with samples
+    processes: int = 1  # service processes that served this side (replicas of a `load ab` side)
 
 
 def load_source(path_text: str, *, column: str = LATENCY_COLUMN, filters: Mapping[str, str] | None = None,
@@ -463,6 +594,18 @@ def load_source(path_text: str, *, column: str = LATENCY_COLUMN, filters: Mappin
             source = load_source(path_text, column=column, filters=filters, by=by)
             times = read_csv_samples(csv_path, column=SEND_TIME_COLUMN, filters=filters, by=by)
             return dataclasses.replace(source, times=times)
+    source = _load_source(path, column=column, filters=filters, by=by)
+    run = _run_document_near(path_text)
+    return dataclasses.replace(source, processes=_processes(run)) if run else source
+
+
+def _processes(run: Mapping[str, Any]) -> int:
+    """How many service processes served a run: the replicas of a `load ab` side, else one."""
+    targets = (run.get("interleaved") or {}).get("targets")
+    return len(targets) if isinstance(targets, list) and targets else 1
+
+
+def _load_source(path: Path, *, column: str, filters: Mapping[str, str] | None, by: str | None) -> Source:
     if path.is_dir():
         csv_path = path / LATENCIES_CSV
         report = path / CHECK_REPORT_JSON
@@ -497,7 +640,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def report_values(doc: Mapping[str, Any], path: Path) -> dict[str, tuple[float | None, bool]]:
     """Metric -> (value, lower is better) from a CheckReport (objective values) or a LoadRun (its summary)."""
-    from sloguard.conventions import LOAD_RUN_KIND, REPORT_KIND
+    from sloguard.conventions import REPORT_KIND
 
     kind = doc.get("kind")
     out: dict[str, tuple[float | None, bool]] = {}
@@ -529,11 +672,17 @@ def compare_sources(control: Source, experiment: Source, settings: CompareSettin
         name = "latency" + (f" {{{group}}}" if group else "")
         metrics.append(compare_samples(name, control.samples[group], experiment.samples[group], settings,
                                        control_times=control.times.get(group),
-                                       experiment_times=experiment.times.get(group)))
-    if common:
+                                       experiment_times=experiment.times.get(group),
+                                       processes=(control.processes, experiment.processes)))
+    paired = any(row.test.startswith(TEST_PAIRED_BLOCKS) for m in metrics for row in m.rows)
+    if common and paired:
+        notes.append("recorded side by side (interleaved): the two runs' time blocks are paired, so drift of the "
+                     "machine common to both cancels in the ratios")
+    elif common:
         notes.append("two separate runs: the intervals cover sampling noise, not drift of the machine between runs; "
-                     "on a shared machine compare an A/A pair (the same build twice) first"
-                     + ("" if settings.block_seconds else ", and use --block 10s"))
+                     "record both builds side by side with `sloguard load ab` (calibrated), or at least compare "
+                     "an A/A pair (the same build twice) first"
+                     + ("" if settings.block_seconds else " and use --block 10s"))
     if control.samples and experiment.samples and not common:
         notes.append(f"no common group in the samples: control {sorted(control.samples)}, "
                      f"experiment {sorted(experiment.samples)}")
@@ -589,6 +738,7 @@ def make_baseline(path_text: str, *, by: str = "implementation", now: float | No
         "createdAt": iso(time.time() if now is None else now),
         "source": str(Path(path_text).resolve()),
         "groupedBy": by if groups else None,
+        "processes": source.processes,
         "samples": groups,
         "values": {k: {"value": v, "lowerIsBetter": lower} for k, (v, lower) in source.values.items()},
     }
@@ -608,7 +758,7 @@ def baseline_source(doc: Mapping[str, Any], path: Path, *, by: str | None = None
     if by is None and samples:
         samples = {"": [x for v in samples.values() for x in v]}
     values = {k: (v.get("value"), bool(v.get("lowerIsBetter", True))) for k, v in (doc.get("values") or {}).items()}
-    return Source(str(path), samples, values)
+    return Source(str(path), samples, values, processes=int(doc.get("processes") or 1))
 
 
 # ---- command-line entry points ------------------------------------------------------------------
@@ -651,9 +801,38 @@ def build_comparison(*, control: str | None, experiment: str | None, csv_path: s
         return compare_groups(source, control=control, experiment=experiment, settings=settings)
     if by:
         raise UsageError("--by goes with --csv (two groups of one file)")
+    if settings.block_seconds is None and interleaved_pair(control, experiment):
+        # The calibrated method for `sloguard load ab` recordings (tests/benchmarks/calibrate_compare.py).
+        settings = dataclasses.replace(settings, block_seconds=INTERLEAVED_BLOCK_SECONDS)
     timed = settings.block_seconds is not None
     return compare_sources(load_source(control, column=column, filters=filters, with_times=timed),
                            load_source(experiment, column=column, filters=filters, with_times=timed), settings)
+
+
+def _run_document_near(path_text: str) -> dict[str, Any] | None:
+    """The run.json of a run directory, of the directory holding a latency CSV, or the file itself."""
+    path = Path(path_text)
+    if path.is_dir():
+        candidates = [path / RUN_JSON]
+    else:
+        candidates = [path.parent / RUN_JSON] if path.suffix.lower() == ".csv" else [path]
+    for candidate in candidates:
+        if candidate.suffix == ".json" and candidate.is_file():
+            try:
+                doc = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return None
+            if isinstance(doc, dict) and doc.get("kind") == LOAD_RUN_KIND:
+                return doc
+    return None
+
+
+def interleaved_pair(control: str, experiment: str) -> bool:
+    """Are the two paths the two sides of one `sloguard load ab` recording?"""
+    docs = [_run_document_near(p) for p in (control, experiment)]
+    marks = [(d or {}).get("interleaved") or {} for d in docs]
+    return bool(marks[0].get("pair")) and marks[0].get("pair") == marks[1].get("pair") and \
+        marks[0].get("role") != marks[1].get("role")
 
 
 # ---- two implementations of one run, from Prometheus -------------------------------------------

@@ -200,3 +200,6 @@ LATENCIES_CSV = "latencies.csv"  # a run directory's raw per-request latencies
 CHECK_REPORT_JSON = "sloguard-report.json"  # a run directory's check report
 RUN_JSON = "run.json"  # a run directory's LoadRun document
 SEND_TIME_COLUMN = "intended_send_time"  # the raw latency CSV's send time (unix s): blocks of compare --block
+AB_ROLES = ("control", "experiment")  # `sloguard load ab`: the two run directories it writes, in this order
+INTERLEAVED_BLOCK_SECONDS = 10.0  # compare's default block for an interleaved pair (calibrate_compare.py)
+TARGET_COLUMN = "target"  # `sloguard load ab` latencies.csv: the replica (base URL) that answered the row

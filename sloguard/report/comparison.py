@@ -51,9 +51,10 @@ def render(comparison: Comparison, console: Console) -> None:
         console.print(escape(f"note: {note}"), style="yellow")
     s = comparison.settings
     verdict = "[bold red]FAIL[/]" if comparison.gate_fails else "[green]PASS[/]"
-    how = f"block-bootstrap ({s.block_seconds:g} s blocks)" if s.block_seconds else "bootstrap"
     console.print(f"gate: {verdict}  (max regression {s.max_regression:.0%}, alpha {s.alpha:g}, "
-                  f"{100 * (1 - s.alpha):g}% {how} intervals, min {s.min_samples} samples per side)")
+                  f"{100 * (1 - s.alpha):g}% intervals, min {s.min_samples} samples per side)")
+    methods = sorted({row.test for m in comparison.metrics for row in m.rows})
+    console.print(escape(f"method: {'; '.join(methods)}"), style="dim")
 
 
 def _tests_line(m: MetricComparison) -> str:
