@@ -443,6 +443,49 @@ def load_run(profile: str, **options: Any) -> None:
     sys.exit(run(profile_name=profile, **options))
 
 
+@load.command("ab")
+@click.argument("profile")
+@click.option("--control", required=True, multiple=True,
+              help="Base URL of a control build's service process (repeat for replicas).")
+@click.option("--experiment", required=True, multiple=True,
+              help="Base URL of an experiment build's service process (repeat: as many as --control).")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Requests per second to EACH side, split over its replicas (overrides the profile).")
+@click.option("--duration", default=None, help="Steady-state window, e.g. 60s, 10m (overrides the profile).")
+@click.option("--warmup", default=None, help="Warm-up before the window, e.g. 10s (overrides the profile).")
+@click.option("--scale", type=float, default=1.0, show_default=True, envvar=c.ENV_LOAD_SCALE,
+              help="Shrink (or grow) the rate [env SLOGUARD_LOAD_SCALE].")
+@click.option("--output-dir", default="runs/ab", show_default=True, type=click.Path(file_okay=False),
+              help="Writes OUTPUT/control and OUTPUT/experiment, each a run directory.")
+@click.option("--loadgen-dir", envvar=c.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
+              help="Directory with profiles.yaml [default: the checkout's loadgen/].")
+@click.option("--admin-token", envvar=c.ENV_DEMO_ADMIN_TOKEN, default=None,
+              help="Admin token to apply the profile's rollout on both services [env SLOGUARD_DEMO_ADMIN_TOKEN].")
+@click.option("--keep-rollout", is_flag=True, help="Leave the services' rollout split as it is.")
+@_load_common
+@_friendly_errors
+def load_ab(profile: str, **options: Any) -> None:
+    """Run one profile against two builds at once, interleaved in time (open loop).
+
+    Each side gets the profile's rate from one generator, the sides taking turns, so drift
+    of a shared machine hits both alike; `sloguard compare` then pairs the two runs' time
+    blocks. Two processes of one build differ by a few per cent, so serve each side with
+    several processes (repeat --control/--experiment; three each is the calibrated setup)
+    and the rate is split over them.
+
+    \b
+    Example:
+      sloguard load ab baseline --output-dir runs/ab \\
+          --control http://127.0.0.1:8001 --control http://127.0.0.1:8002 --control http://127.0.0.1:8003 \\
+          --experiment http://127.0.0.1:8011 --experiment http://127.0.0.1:8012 --experiment http://127.0.0.1:8013
+      sloguard compare --control runs/ab/control --experiment runs/ab/experiment
+    """
+    from sloguard.load.commands import load_ab as run
+
+    options["loadgen"] = options.pop("loadgen_dir")
+    sys.exit(run(profile_name=profile, **options))
+
+
 @load.command("profiles")
 @click.option("--loadgen-dir", envvar=c.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
               help="Directory with profiles.yaml [default: the checkout's loadgen/].")

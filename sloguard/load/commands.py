@@ -95,6 +95,37 @@ def load_run(*, profile_name: str, host: str | None, stack_dir: str | None, rate
     return int(ExitCode.PASS)
 
 
+def load_ab(*, profile_name: str, control: tuple[str, ...], experiment: tuple[str, ...], rate: float | None,
+            duration: str | None,
+            warmup: str | None, scale: float, output_dir: str, loadgen: str | None, admin_token: str | None,
+            keep_rollout: bool, token_secret: str | None, allow_remote: bool, progress: bool) -> int:
+    from sloguard.load.ab import ABOptions, run_ab
+
+    targets = {"control": [check_host(url, allow_remote=allow_remote) for url in control],
+               "experiment": [check_host(url, allow_remote=allow_remote) for url in experiment]}  # fmt: skip
+    profile, _ = resolve_profile(profile_name, loadgen, scale, rate=rate, duration=duration, warmup=warmup)
+    out = Path(output_dir)
+    docs = run_ab(ABOptions(profile=profile, targets=targets, output_dir=out, scale=scale, admin_token=admin_token,
+                            keep_rollout=keep_rollout, token_secret=token_secret, progress=progress))
+    console = Console()
+    table = Table(title=f"load ab {profile.name} (open loop, interleaved)", title_justify="left")
+    for column in ("side", "targets", "window", "achieved", "requests", "errors", "p50", "p95", "p99"):
+        table.add_column(column, justify="right")
+    for role, doc in docs.items():
+        lat = doc["latency_seconds"]
+        table.add_row(role, " ".join(targets[role]), f"{doc['window']['seconds']:.1f} s",
+                      f"{doc['rate']['achieved'] or 0:,.1f}/s", f"{doc['requests']['sent']:,}",
+                      f"{doc['errors']['total']:,} ({doc['errors']['ratio']:.2%})",
+                      _ms(lat["p50"]), _ms(lat["p95"]), _ms(lat["p99"]))  # fmt: skip
+    console.print(table)
+    console.print(f"wrote {out / 'control'} and {out / 'experiment'}; compare them with:\n"
+                  f"  sloguard compare --control {out / 'control'} --experiment {out / 'experiment'}")
+    if any(doc["interrupted"] for doc in docs.values()):
+        console.print("interrupted: partial results and the window so far were written")
+        return EXIT_INTERRUPTED
+    return int(ExitCode.PASS)
+
+
 def list_profiles(loadgen: str | None) -> None:
     directory = loadgen_dir(loadgen)
     table = Table(title=f"{directory / 'profiles.yaml'}", title_justify="left")

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sloguard.load.recorder import STATUS_TRANSPORT_ERROR, Counts, Histogram, LatencyWriter
+from sloguard.load.recorder import STATUS_TRANSPORT_ERROR, Counts, Histogram, LatencyWriter, TaggedWriter
 
 # A request source maps a sequence number to (kind, full HTTP request bytes).
 RequestSource = Callable[[int], tuple[str, bytes]]
@@ -107,7 +107,7 @@ class OpenLoopResult:
 class _Conn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection carrying at most one request at a time."""
 
-    __slots__ = ("buf", "gen", "intended", "kind", "phase", "sent_at", "transport")
+    __slots__ = ("buf", "gen", "idle_since", "intended", "kind", "phase", "sent_at", "transport")
 
     def __init__(self, gen: OpenLoopGenerator) -> None:
         self.gen = gen
@@ -117,6 +117,7 @@ class _Conn(asyncio.Protocol):
         self.sent_at = 0.0
         self.kind = ""
         self.phase: PhaseResult | None = None
+        self.idle_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -171,7 +172,7 @@ class OpenLoopGenerator:
         max_backlog: int | None = None,
         timeout: float = 10.0,
         late_threshold: float = 0.01,
-        writer: LatencyWriter | None = None,
+        writer: LatencyWriter | TaggedWriter | None = None,
         progress: Callable[[Snapshot], None] | None = None,
         progress_interval: float = 1.0,
         clock_offset: float | None = None,
@@ -207,8 +208,12 @@ class OpenLoopGenerator:
     # ---- the schedule ----------------------------------------------------------------------
 
     async def run(self, phases: Sequence[Phase], stop: asyncio.Event | None = None,
-                  drain: float | None = None) -> OpenLoopResult:
-        """Run the phases back to back; `stop` (or SIGINT) ends early with partial results."""
+                  drain: float | None = None, start_at: float | None = None) -> OpenLoopResult:
+        """Run the phases back to back; `stop` (or SIGINT) ends early with partial results.
+
+        `start_at` (a time.monotonic() instant) fixes the first intended send, so several
+        generators on one loop can share a schedule (see run_interleaved).
+        """
         loop = asyncio.get_running_loop()
         self._stop = stop or asyncio.Event()
         installed = _install_sigint(loop, self._stop)
@@ -219,7 +224,8 @@ class OpenLoopGenerator:
         try:
             await self._prewarm(min(self.max_in_flight, 8))
             # Start on a whole millisecond so the 1 ms grid of intended times matches the loop's clock.
-            self._t0 = t = math.ceil((time.monotonic() + 0.01) * 1000) / 1000
+            first = time.monotonic() + 0.01 if start_at is None else start_at
+            self._t0 = t = math.ceil(first / _TICK - 1e-9) * _TICK
             for phase in phases:
                 if self._stop.is_set():
                     break
@@ -287,8 +293,15 @@ class OpenLoopGenerator:
         return end
 
     def _dispatch(self, intended: float, kind: str, data: bytes, phase: PhaseResult) -> None:
-        if self._idle and not self._backlog:
-            self._idle.pop().send(intended, kind, data, phase)
+        while self._idle and not self._backlog:
+            conn = self._idle.pop()
+            if time.monotonic() - conn.idle_since > _MAX_IDLE:
+                # The server may be closing it this very moment (uvicorn's keep-alive timeout is
+                # 5 s); a request written into that race fails for no fault of the service's.
+                assert conn.transport is not None
+                conn.transport.close()
+                continue
+            conn.send(intended, kind, data, phase)
             return
         if len(self._backlog) >= self._backlog_cap:
             self._drop(phase, intended)
@@ -331,6 +344,7 @@ class OpenLoopGenerator:
                 continue
             conn.send(intended, kind, data, phase)
             return
+        conn.idle_since = now
         self._idle.append(conn)
 
     def _on_sent(self, conn: _Conn) -> None:
@@ -460,6 +474,10 @@ class OpenLoopGenerator:
         ]
 
 
+# A parked connection idle for longer is closed rather than reused: well under the keep-alive
+# timeouts of common servers (uvicorn 5 s, nginx 75 s).
+_MAX_IDLE = 2.0
+
 # Intended send times sit on a 1 ms grid: the rate stays exact, requests due in the same
 # millisecond leave together, and the loop wakes at most a thousand times a second.
 _TICK = 0.001
@@ -533,3 +551,31 @@ def run_open_loop(generator: OpenLoopGenerator, phases: Sequence[Phase],
     """Run the generator to completion on a fresh event loop."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(generator.run(phases, drain=drain))
+
+
+# Time for every generator to open its first connections before the shared schedule starts.
+_INTERLEAVE_LEAD = 0.25
+
+
+def run_interleaved(generators: Sequence[OpenLoopGenerator], phases: Sequence[Phase],
+                    drain: float | None = None) -> list[OpenLoopResult]:
+    """Run generators for different targets on one loop, their schedules interleaved.
+
+    Each generator sends the phases' rate to its own target. Generator k's intended send
+    times are shifted by k/len(generators) of the first phase's interval, so the targets
+    take turns instead of receiving requests in the same instant (where the one written
+    first would always be a few microseconds ahead). One stop event: Ctrl-C ends all of
+    them with their partial results.
+    """
+
+    async def together() -> list[OpenLoopResult]:
+        stop = asyncio.Event()
+        rate = next((p.rate for p in phases if p.rate > 0), 0.0)
+        interval = 1.0 / rate if rate else 0.0
+        start = time.monotonic() + _INTERLEAVE_LEAD
+        runs = [g.run(phases, stop=stop, drain=drain, start_at=start + k * interval / len(generators))
+                for k, g in enumerate(generators)]  # fmt: skip
+        return list(await asyncio.gather(*runs))
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(together())

@@ -39,7 +39,8 @@ class Proc:
     def healthy(self) -> bool:
         if self.name == "redis":
             return tcp_ok(self.port)
-        return http_ok(f"{self.url}{'/ready' if self.name == 'service' else '/health'}")
+        # The services (the target and any second one) report readiness; the policy server health.
+        return http_ok(f"{self.url}{'/health' if self.name == 'policy-server' else '/ready'}")
 
 
 class Target:
@@ -120,6 +121,24 @@ class Target:
         token = argv[argv.index("--admin-token") + 1] if "--admin-token" in argv else DEMO_DEFAULT_ADMIN_TOKEN
         return cls(procs, owned=False, state_file=state_file, admin_token=token)
 
+    def add_service(self, name: str = "service-b", *service_args: str) -> Proc:
+        """Start another service process of the same build on the same redis and policy server.
+
+        Replicas for an interleaved run (`sloguard load ab`): an A/A comparison serves both sides
+        with processes of one build, so any regression `sloguard compare` reports is a false alarm.
+        """
+        if not self.owned:
+            raise UsageError("a second service can only be added to a target started here")
+        base = self.procs["service"]
+        port = free_port()
+        argv = list(base.argv)
+        argv[argv.index("--port") + 1] = str(port)
+        proc = Proc(name, port, f"http://{LOOPBACK}:{port}", [*argv, *service_args],
+                    base.log.with_name(f"{name}.log"))
+        self.procs[name] = proc
+        self._launch(proc)
+        return proc
+
     # ---- control ---------------------------------------------------------------------------
 
     def _launch(self, proc: Proc) -> None:
@@ -156,7 +175,8 @@ class Target:
         """Stop what was started here (a stack's processes are left to `sloguard stack down`)."""
         if not self.owned:
             return
-        for name in ("service", "policy-server", "redis"):
+        extra = [name for name in self.procs if name not in ("service", *DEPENDENCIES)]
+        for name in (*extra, "service", "policy-server", "redis"):
             proc = self.procs.get(name)
             if proc is not None and proc.pid:
                 stop_pid(proc.pid)

@@ -163,19 +163,20 @@ def _round(value: float) -> float | None:
 class LatencyWriter:
     """Streams raw per-request rows to CSV in blocks (bounded memory whatever the run length)."""
 
-    def __init__(self, path: Path, block: int = 4096) -> None:
+    def __init__(self, path: Path, block: int = 4096, extra_columns: tuple[str, ...] = ()) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
-        self._file.write(",".join(LATENCY_COLUMNS) + "\n")
+        self._file.write(",".join(LATENCY_COLUMNS + extra_columns) + "\n")
         self._rows: list[str] = []
         self._block = block
         self._flushed = time.monotonic()
         self.rows_written = 0
 
     def write(self, intended: float, sent: float, latency: float, implementation: str, status: int,
-              kind: str) -> None:
-        self._rows.append(f"{intended:.6f},{sent:.6f},{latency:.6f},{implementation},{status},{kind}\n")
+              kind: str, *extra: str) -> None:
+        tail = "".join("," + value for value in extra)
+        self._rows.append(f"{intended:.6f},{sent:.6f},{latency:.6f},{implementation},{status},{kind}{tail}\n")
         # By count, and at least once a second so a crash or a kill loses at most a second of rows.
         if len(self._rows) >= self._block or time.monotonic() - self._flushed > 1.0:
             self.flush()
@@ -192,6 +193,21 @@ class LatencyWriter:
         if not self._file.closed:
             self.flush()
             self._file.close()
+
+
+class TaggedWriter:
+    """A LatencyWriter shared by several generators, each appending its own value (its target) to a row."""
+
+    def __init__(self, writer: LatencyWriter, tag: str) -> None:
+        self._writer = writer
+        self._tag = tag
+
+    def write(self, intended: float, sent: float, latency: float, implementation: str, status: int,
+              kind: str) -> None:
+        self._writer.write(intended, sent, latency, implementation, status, kind, self._tag)
+
+    def flush(self) -> None:
+        self._writer.flush()
 
 
 def filter_window(sources: list[Path], dest: Path, start: float, end: float) -> Counts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -171,7 +172,9 @@ def run_document(*, profile: Profile, scale: float, target: str, mode: str, work
         "target": target,
         "mode": mode,
         "workers": workers,
-        "window": {"start": round(start, 3), "end": round(end, 3), "seconds": round(seconds, 3)},
+        # Outward to the millisecond, so the recorded window always holds every request in it.
+        "window": {"start": math.floor(start * 1000) / 1000, "end": math.ceil(end * 1000) / 1000,
+                   "seconds": round(seconds, 3)},
         # `sloguard check --run` sets these spec variables (load-dependent bounds such as minThroughput).
         "sloVariables": dict(profile.slo_variables),
         "interrupted": interrupted,
