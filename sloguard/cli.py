@@ -603,11 +603,15 @@ def stress(**options: Any) -> None:
 @click.option("--block", default=None, metavar="DURATION",
               help="Block bootstrap over send time (e.g. 10s): intervals that hold when latency comes in "
                    "episodes, as on shared machines. Needs the CSV's intended_send_time column.")
+@click.option("--process-noise", default=None, metavar="FRACTION",
+              help="Spread of a latency quantile between processes of one build, added to the intervals of "
+                   f"sides served by different processes [default: {c.DEFAULT_PROCESS_NOISE:.1%}, measured "
+                   "here by tests/benchmarks/calibrate_compare.py; 0 turns it off].")
 @_friendly_errors
 def compare(control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
             filters: tuple[str, ...], column: str, max_regression: str, alpha: float, min_samples: int | None,
             resamples: int, seed: int, json_path: str | None, prometheus_url: str | None, run_file: str | None,
-            step: str, block: str | None) -> None:
+            step: str, block: str | None, process_noise: str | None) -> None:
     """Control vs experiment: quantiles, bootstrap ratio intervals, Mann-Whitney U, Hodges-Lehmann.
 
     Exit 0 = no regression beyond --max-regression, 1 = the experiment is significantly
@@ -622,6 +626,7 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
       sloguard compare --prometheus http://127.0.0.1:9090 --run runs/baseline/run.json --step 10s
       sloguard compare --control runs/main --experiment runs/pr --filter implementation=rust --block 10s
     """
+    import dataclasses
     from pathlib import Path
 
     from rich.console import Console
@@ -641,6 +646,8 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
     settings = CompareSettings(max_regression=parse_fraction(max_regression), alpha=alpha,
                                min_samples=min_samples, resamples=resamples, seed=seed,
                                block_seconds=parse_step(block, option="--block") if block else None)
+    if process_noise is not None:
+        settings = dataclasses.replace(settings, process_noise=parse_fraction(process_noise, option="--process-noise"))
     result = build_comparison(control=control, experiment=experiment, csv_path=csv_path, by=by,
                               filters=parse_filters(filters), column=column, settings=settings,
                               prometheus=prometheus_url, run_file=run_file, step=parse_step(step))

@@ -43,6 +43,7 @@ from sloguard.conventions import (
     BASELINE_KIND,
     CHECK_REPORT_JSON,
     COMPARISON_KIND,
+    DEFAULT_PROCESS_NOISE,
     INTERLEAVED_BLOCK_SECONDS,
     LATENCIES_CSV,
     LATENCY_COLUMN,
@@ -67,8 +68,6 @@ class Verdict(StrEnum):
 
 
 TEST_SAMPLES = "bootstrap+mann-whitney"
-# Measured: tests/benchmarks/calibrate_compare.py (README, "Calibration").
-DEFAULT_PROCESS_NOISE = 0.025
 TEST_BLOCKS = "block bootstrap"
 TEST_PAIRED_BLOCKS = "paired block bootstrap"
 TEST_BARE_RATIO = "bare ratio (no raw samples on both sides: no significance test)"

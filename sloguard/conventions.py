@@ -202,4 +202,7 @@ RUN_JSON = "run.json"  # a run directory's LoadRun document
 SEND_TIME_COLUMN = "intended_send_time"  # the raw latency CSV's send time (unix s): blocks of compare --block
 AB_ROLES = ("control", "experiment")  # `sloguard load ab`: the two run directories it writes, in this order
 INTERLEAVED_BLOCK_SECONDS = 10.0  # compare's default block for an interleaved pair (calibrate_compare.py)
+# compare's spread between processes of one build (sd of a log latency quantile), measured by
+# tests/benchmarks/calibrate_compare.py on 24 processes: Rust median 2.45 %, the largest, rounded up.
+DEFAULT_PROCESS_NOISE = 0.025
 TARGET_COLUMN = "target"  # `sloguard load ab` latencies.csv: the replica (base URL) that answered the row

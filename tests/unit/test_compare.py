@@ -446,3 +446,17 @@ def test_a_difference_between_processes_is_not_a_difference_between_builds() -> 
     (c, tc), (e, te) = drifting_pair(rng, 300, 100, scale=1.25)
     slow = compare_samples("latency", c, e, settings, control_times=tc, experiment_times=te, processes=(3, 3))
     assert all(r.verdict is Verdict.SLOWER and r.gate_fails for r in slow.rows), slow.rows
+
+
+def test_cli_process_noise_option_sets_and_turns_off_the_spread(tmp_path: Path) -> None:
+    control, experiment = ab_run_dirs(tmp_path, scale=1.0)
+    paired = "paired block bootstrap (12 blocks of 10 s)"
+    for given, expect in (("0", paired), ("4%", f"{paired} + process spread 4.0% (1 vs 1 processes)")):
+        res = run_sloguard("compare", "--control", str(control), "--experiment", str(experiment),
+                           "--process-noise", given, "--json", str(tmp_path / "c.json"))
+        assert res.returncode == 0, res.describe()
+        doc = json.loads((tmp_path / "c.json").read_text())
+        assert doc["settings"]["processNoise"] == pytest.approx(float(given.rstrip("%")) / (100 if "%" in given else 1))
+        assert {s["test"] for s in doc["metrics"][0]["statistics"]} == {expect}
+    bad = run_sloguard("compare", "--control", str(control), "--experiment", str(experiment), "--process-noise", "x")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--process-noise" in bad.stderr, bad.describe()
