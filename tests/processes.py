@@ -240,3 +240,20 @@ def _stop_leftovers() -> None:
     for handle in list(_running.values()):
         with contextlib.suppress(Exception):
             handle.stop(timeout=5)
+
+
+def interrupt_when(argv: Sequence[str], ready: Callable[[], bool], *, wait: float = 60.0) -> tuple[int, str]:
+    """Start argv, send SIGINT (Ctrl-C) once `ready()` is true (or after `wait` s); (exit code, stderr)."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, stderr

@@ -10,10 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import pytest
 
 from sloguard.load.procs import Proc, Target
 from tests.clirun import run_sloguard
+from tests.processes import interrupt_when
 
 RATE = 50.0  # per side
 
@@ -129,25 +127,16 @@ def test_the_same_url_twice_or_unequal_replicas_are_refused(target: Target, twin
 
 def test_ctrl_c_writes_both_sides_partial_results(target: Target, twin: Proc, tmp_path: Path) -> None:
     out = tmp_path / "ab"
-    proc = subprocess.Popen(
+
+    def recorded() -> bool:  # steady-state rows on both sides
+        files = [out / role / "latencies.csv" for role in ("control", "experiment")]
+        return all(f.exists() and f.stat().st_size > 3000 for f in files)
+
+    code, stderr = interrupt_when(
         [sys.executable, "-m", "sloguard", "load", "ab", "quick", "--control", target.url, "--experiment", twin.url,
          "--rate", "40", "--warmup", "1s", "--duration", "120s", "--output-dir", str(out), "--no-progress",
-         "--admin-token", target.admin_token],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60  # bounded wait for steady-state rows on both sides
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            files = [out / role / "latencies.csv" for role in ("control", "experiment")]
-            if all(f.exists() and f.stat().st_size > 3000 for f in files):
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+         "--admin-token", target.admin_token], recorded)
+    assert code == 130, stderr
     for role in ("control", "experiment"):
         doc, rows = read(out, role)
         assert doc["interrupted"] is True and doc["window"]["seconds"] < 120

@@ -8,10 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 
 from sloguard.load.procs import Target
 from sloguard.processes import free_port, stop_pid
+from tests.processes import interrupt_when
 
 PROFILES = {"SARKUser": "quick", "ReadHeavyUser": "cache-hit", "CacheMissUser": "cache-miss",
             "ComplexPolicyUser": "complex"}  # fmt: skip
@@ -118,24 +117,14 @@ def test_remote_workers_need_allow_remote(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", [[], ["--open-loop"]], ids=["locust", "open-loop"])
 def test_ctrl_c_writes_partial_results(target: Target, tmp_path: Path, mode: list[str]) -> None:
     out = tmp_path / "run"
-    proc = subprocess.Popen(
+
+    def recorded() -> bool:  # requests of the steady state are on disk
+        return sum(f.stat().st_size for f in out.glob("latencies*.csv")) > 4000
+
+    code, stderr = interrupt_when(
         [sys.executable, "-m", "sloguard", "load", "run", "quick", "--host", target.url, "--rate", "40",
-         "--warmup", "1s", "--duration", "120s", "--output-dir", str(out), "--no-progress", *mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        # Wait (bounded) until requests of the steady state have been recorded, then interrupt.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            if any(out.glob("latencies*.csv")) and sum(f.stat().st_size for f in out.glob("latencies*.csv")) > 4000:
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+         "--warmup", "1s", "--duration", "120s", "--output-dir", str(out), "--no-progress", *mode], recorded)
+    assert code == 130, stderr
     doc, rows = read_run(out)
     assert doc["interrupted"] is True
     assert doc["window"]["end"] > doc["window"]["start"]
