@@ -25,7 +25,9 @@ from sloguard.compare import (
     compare_values,
     load_source,
     make_baseline,
+    processes_of,
     read_csv_samples,
+    run_document_near,
 )
 from sloguard.conventions import BASELINE_KIND, LABEL_IMPLEMENTATION, LATENCIES_CSV
 from sloguard.errors import UsageError
@@ -46,15 +48,18 @@ def save(source: str, output: Path) -> dict[str, Any]:
 def current_source(result: CheckResult, run_file: str | None) -> Source:
     """This check's side: raw latencies next to --run's run.json (if any) and the verdicts' values."""
     samples: dict[str, list[float]] = {}
+    processes = 1
     if run_file:
         csv_path = Path(run_file).parent / LATENCIES_CSV
         if csv_path.exists():
             samples = read_csv_samples(csv_path, by=LABEL_IMPLEMENTATION)
+        run = run_document_near(run_file)
+        processes = processes_of(run) if run else 1
     values = {}
     for v in result.verdicts:
         name = v.objective.name + (f" {{{v.group}}}" if v.group else "")
         values[name] = (v.value, v.objective.objective.max is not None or v.objective.objective.min is None)
-    return Source("this check", samples, values)
+    return Source("this check", samples, values, processes=processes)
 
 
 def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str | None,

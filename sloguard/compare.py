@@ -594,11 +594,11 @@ def load_source(path_text: str, *, column: str = LATENCY_COLUMN, filters: Mappin
             times = read_csv_samples(csv_path, column=SEND_TIME_COLUMN, filters=filters, by=by)
             return dataclasses.replace(source, times=times)
     source = _load_source(path, column=column, filters=filters, by=by)
-    run = _run_document_near(path_text)
-    return dataclasses.replace(source, processes=_processes(run)) if run else source
+    run = run_document_near(path_text)
+    return dataclasses.replace(source, processes=processes_of(run)) if run else source
 
 
-def _processes(run: Mapping[str, Any]) -> int:
+def processes_of(run: Mapping[str, Any]) -> int:
     """How many service processes served a run: the replicas of a `load ab` side, else one."""
     targets = (run.get("interleaved") or {}).get("targets")
     return len(targets) if isinstance(targets, list) and targets else 1
@@ -808,7 +808,7 @@ def build_comparison(*, control: str | None, experiment: str | None, csv_path: s
                            load_source(experiment, column=column, filters=filters, with_times=timed), settings)
 
 
-def _run_document_near(path_text: str) -> dict[str, Any] | None:
+def run_document_near(path_text: str) -> dict[str, Any] | None:
     """The run.json of a run directory, of the directory holding a latency CSV, or the file itself."""
     path = Path(path_text)
     if path.is_dir():
@@ -828,7 +828,7 @@ def _run_document_near(path_text: str) -> dict[str, Any] | None:
 
 def interleaved_pair(control: str, experiment: str) -> bool:
     """Are the two paths the two sides of one `sloguard load ab` recording?"""
-    docs = [_run_document_near(p) for p in (control, experiment)]
+    docs = [run_document_near(p) for p in (control, experiment)]
     marks = [(d or {}).get("interleaved") or {} for d in docs]
     return bool(marks[0].get("pair")) and marks[0].get("pair") == marks[1].get("pair") and \
         marks[0].get("role") != marks[1].get("role")

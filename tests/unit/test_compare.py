@@ -460,3 +460,20 @@ def test_cli_process_noise_option_sets_and_turns_off_the_spread(tmp_path: Path) 
         assert {s["test"] for s in doc["metrics"][0]["statistics"]} == {expect}
     bad = run_sloguard("compare", "--control", str(control), "--experiment", str(experiment), "--process-noise", "x")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--process-noise" in bad.stderr, bad.describe()
+
+
+def test_replica_counts_come_from_run_json_and_survive_a_baseline(tmp_path: Path) -> None:
+    from sloguard.compare import load_source, make_baseline
+
+    control, _ = ab_run_dirs(tmp_path, scale=1.0)
+    doc = json.loads((control / "run.json").read_text())
+    doc["interleaved"]["targets"] = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]
+    (control / "run.json").write_text(json.dumps(doc))
+    assert load_source(str(control)).processes == 3
+    assert load_source(str(control / "latencies.csv")).processes == 3
+    baseline = make_baseline(str(control))
+    assert baseline["processes"] == 3
+    (tmp_path / "b.json").write_text(json.dumps(baseline))
+    assert load_source(str(tmp_path / "b.json"), by="implementation").processes == 3
+    (tmp_path / "plain.csv").write_text((control / "latencies.csv").read_text())
+    assert load_source(str(tmp_path / "plain.csv")).processes == 1  # no run.json beside it: one process
