@@ -96,9 +96,9 @@ def load_run(*, profile_name: str, host: str | None, stack_dir: str | None, rate
 
 
 def load_ab(*, profile_name: str, control: tuple[str, ...], experiment: tuple[str, ...], rate: float | None,
-            duration: str | None,
-            warmup: str | None, scale: float, output_dir: str, loadgen: str | None, admin_token: str | None,
-            keep_rollout: bool, token_secret: str | None, allow_remote: bool, progress: bool) -> int:
+            duration: str | None, warmup: str | None, scale: float, output_dir: str, loadgen: str | None,
+            admin_token: str | None, keep_rollout: bool, token_secret: str | None, allow_remote: bool,
+            progress: bool) -> int:
     from sloguard.load.ab import ABOptions, run_ab
 
     targets = {"control": [check_host(url, allow_remote=allow_remote) for url in control],
