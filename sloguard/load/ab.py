@@ -24,7 +24,14 @@ from sloguard.conventions import AB_ROLES, LATENCIES_CSV, RUN_JSON, TARGET_COLUM
 from sloguard.errors import UsageError
 from sloguard.load.profiles import Profile
 from sloguard.load.recorder import Counts, LatencyWriter, TaggedWriter
-from sloguard.load.run import SERVICE_POLL_SECONDS, TIMELINE_FILE, _rollout, run_document, write_json, write_timeline
+from sloguard.load.run import (
+    SERVICE_POLL_SECONDS,
+    TIMELINE_FILE,
+    profile_rollout,
+    run_document,
+    write_json,
+    write_timeline,
+)
 from sloguard.load.target import require_healthy
 
 
@@ -76,7 +83,7 @@ def run_ab(options: ABOptions) -> dict[str, dict[str, Any]]:
     # Generators in the order the schedule visits them: control 1, experiment 1, control 2, ...
     slots = [(role, url) for pair in zip(*(options.targets[r] for r in AB_ROLES), strict=True)
              for role, url in zip(AB_ROLES, pair, strict=True)]  # fmt: skip
-    rollouts = {url: _rollout(url, profile.rollout, token, options.keep_rollout) for _, url in slots}
+    rollouts = {url: profile_rollout(url, profile.rollout, token, options.keep_rollout) for _, url in slots}
     pollers = {url: MetricsPoller(url, interval=SERVICE_POLL_SECONDS).start() for _, url in slots}
     progress = Progress(f"load ab {profile.name} ({options.targets['control'][0]})",
                         profile.warmup + profile.duration, enabled=options.progress)  # fmt: skip

@@ -57,7 +57,8 @@ def run_load(options: LoadOptions) -> dict[str, Any]:
     require_healthy(options.host)
     out = options.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    rollout = _rollout(options.host, profile.rollout, admin_token(options.admin_token), options.keep_rollout)
+    token = admin_token(options.admin_token)
+    rollout = profile_rollout(options.host, profile.rollout, token, options.keep_rollout)
     # Every scrape renders /metrics on the service's event loop (about 6 ms here), delaying the
     # requests behind it: poll no more often than Prometheus does, since only the window's delta is used.
     poller = MetricsPoller(options.host, interval=SERVICE_POLL_SECONDS).start()
@@ -140,7 +141,7 @@ def _locust(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, f
     return counts, (result.start, result.end), result.interrupted, info
 
 
-def _rollout(host: str, requested: dict[str, float], token: str, keep: bool) -> dict[str, Any]:
+def profile_rollout(host: str, requested: dict[str, float], token: str, keep: bool) -> dict[str, Any]:
     """Apply the profile's rollout split through the admin API (or just read it with keep)."""
     if keep or not requested:
         try:
