@@ -20,6 +20,11 @@ class ExitCode(IntEnum):
     ERROR = 2  # could not evaluate: bad spec, backend unreachable, bad arguments
 
 
+# Ctrl-C: the shell's code for SIGINT (128 + 2); partial results were written. Not an ExitCode member, since
+# the CLI contract's verdicts are 0, 1 and 2.
+EXIT_INTERRUPTED = 130
+
+
 # Metric contract (DESIGN.md): Prometheus names as exposed by the reference service.
 AUTHZ_DURATION = "sark_authz_duration_seconds"
 AUTHZ_REQUESTS = "sark_authz_requests_total"

@@ -8,13 +8,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sloguard.conventions import ExitCode
+from sloguard.conventions import EXIT_INTERRUPTED, ExitCode
 from sloguard.durations import parse_duration
 from sloguard.errors import UsageError
 from sloguard.load.profiles import Profile, get_profile, load_profiles
 from sloguard.load.target import check_host, loadgen_dir
-
-EXIT_INTERRUPTED = 130  # the shell's code for SIGINT; partial results were written
 
 
 def seconds(text: str | None, option: str) -> float | None:

@@ -1,0 +1,85 @@
+"""`sloguard validate` and `sloguard check`: judge a spec, against Prometheus or without a backend."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("spec_file", default="sloguard.yaml")
+def validate(spec_file: str) -> None:
+    """Check an SLO spec without a backend.
+
+    \b
+    Example:
+      sloguard validate sloguard.yaml
+    """
+    from sloguard.spec.loader import load_spec
+
+    slo_set = load_spec(spec_file)
+    click.echo(f"{spec_file}: valid ({len(slo_set.objectives)} objectives)")
+
+
+@click.command()
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+@click.option("--prometheus", "prometheus_url", envvar="SLOGUARD_PROMETHEUS_URL", required=True,
+              help="Prometheus-API base URL (Prometheus, Thanos, Mimir, VictoriaMetrics). "
+                   "Env: SLOGUARD_PROMETHEUS_URL.")
+@click.option("--last", help="Window ending now, e.g. 10m, 1h.")
+@click.option("--start", help="Window start: unix seconds or RFC 3339.")
+@click.option("--end", help="Window end: unix seconds, RFC 3339 or 'now'.")
+@click.option("--run", "run_file", type=click.Path(dir_okay=False),
+              help="Take the window from a load run's run.json.")
+@click.option("--format", "formats", default="table", show_default=True,
+              help="Comma-separated: table,json,junit,markdown.")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where the json, junit and markdown reports go.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per query.")
+@click.option("--retries", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="Attempts per query on connection errors and 5xx.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
+              help="Also fail when p95 grew more than --max-regression over this `sloguard baseline save` file.")
+@click.option("--max-regression", default="10%", show_default=True, help="Allowed growth over --baseline.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=NUMBER",
+              help="Set a spec variable (overrides spec.variables and the run's sloVariables).")
+def check(spec_file: str, prometheus_url: str, last: str | None, start: str | None, end: str | None,
+          run_file: str | None, formats: str, output_dir: str, timeout: float, retries: int,
+          baseline_file: str | None, max_regression: str, variables: tuple[str, ...]) -> None:
+    """Judge the SLOs of a spec against Prometheus over a window.
+
+    Exit 0 = pass (warnings allowed), 1 = an objective failed (no_data counts as
+    failed under noData: fail), 2 = could not evaluate.
+
+    \b
+    Examples:
+      sloguard check --prometheus http://127.0.0.1:9090 --last 10m
+      sloguard check -f sloguard.yaml --prometheus $PROM --run runs/quick/run.json \\
+          --format table,json,junit,markdown --output-dir reports/
+      sloguard check --prometheus $PROM --run runs/pr/run.json --baseline baseline.json --max-regression 10%
+    """
+    from rich.console import Console
+
+    from sloguard.check import CheckOptions, parse_formats, parse_variables, resolve_window, run_check, run_variables
+    from sloguard.compare import parse_fraction
+
+    spec_variables = run_variables(Path(run_file)) if run_file else {}
+    spec_variables.update(parse_variables(variables))
+    options = CheckOptions(
+        spec_file=spec_file,
+        prometheus_url=prometheus_url,
+        formats=parse_formats(formats),
+        output_dir=Path(output_dir),
+        window=resolve_window(last=last, start=start, end=end, run=run_file),
+        timeout=timeout,
+        retries=retries,
+        baseline=baseline_file,
+        run_file=run_file,
+        max_regression=parse_fraction(max_regression),
+        variables=spec_variables,
+    )
+    _, code = run_check(options, Console())
+    sys.exit(int(code))

@@ -1,0 +1,135 @@
+"""`sloguard demo` and its parts: the reference SARK service, the policy server, tokens."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sloguard import conventions as c
+
+
+@click.group(invoke_without_command=True)
+@click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True, help="Spec to judge the run.")
+@click.option("--profile", default="quick", show_default=True, help="Load profile (loadgen/profiles.yaml).")
+@click.option("--rollout", type=click.FloatRange(0, 100), default=50, show_default=True,
+              help="Percent of users on the Rust path.")
+@click.option("--duration", help="Override the profile's steady-state duration, e.g. 60s.")
+@click.option("--inject", "faults", multiple=True, metavar="KIND=IMPL:AMOUNT",
+              help="Inject a fault: latency=rust:20ms, errors=python:5%, leak=rust:64KiB (repeatable).")
+@click.option("--output-dir", type=click.Path(file_okay=False), help="Keep the run, reports and logs here.")
+@click.pass_context
+def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, duration: str | None,
+         faults: tuple[str, ...], output_dir: str | None) -> None:
+    """Run the demo: stack up, load, check, reports, stack down; exit code = the check's.
+
+    Without a subcommand: starts the embedded stack, drives the `quick` profile at a
+    50/50 Rust/Python rollout, judges the run with sloguard.yaml and writes the reports.
+    The subcommands run the reference SARK service's parts one by one.
+
+    \b
+    Examples:
+      sloguard demo
+      sloguard demo --inject latency=rust:20ms --output-dir runs/demo-latency
+      sloguard demo policy-server --port 8181 &
+      sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 --rollout 50
+      curl -H "Authorization: Bearer $(sloguard demo token --user alice --roles analyst --tenant acme)" \\
+        -d '{"action": "gateway:tool:invoke", "server_name": "postgres-mcp",
+             "tool_name": "execute_query", "parameters": {"query": "SELECT 1"}}' \\
+        http://127.0.0.1:8000/api/v1/gateway/authorize
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+
+    from sloguard.demo_pipeline import DemoOptions, run_demo
+
+    options = DemoOptions(spec_file=spec_file, profile=profile, rollout=rollout, faults=faults, duration=duration,
+                          output_dir=Path(output_dir) if output_dir else None)
+    sys.exit(int(run_demo(options, Console())))
+
+
+@demo.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=c.DEMO_DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+@click.option("--opa-url", default=f"http://127.0.0.1:{c.DEMO_DEFAULT_POLICY_PORT}", show_default=True,
+              help="Policy server (or real OPA) of the Python path.")
+@click.option("--redis-url", default=c.DEMO_DEFAULT_REDIS_URL, show_default=True,
+              help="Redis of the Python path's decision cache.")
+@click.option("--policies", type=click.Path(file_okay=False), default=None,
+              help="Rego bundle directory (*.rego, *.json data); default: the bundled SARK policy.")
+@click.option("--decision", default=c.DEMO_DEFAULT_DECISION, show_default=True,
+              help="Decision document to evaluate.")
+@click.option("--rollout", type=click.FloatRange(0, 100), default=None,
+              help="Percentage of users on Rust for both flags (overridden by the per-flag options).")
+@click.option("--rollout-rust-opa", type=click.FloatRange(0, 100), default=None,
+              help="Percentage of users evaluated by the Rust engine [default: 50].")
+@click.option("--rollout-rust-cache", type=click.FloatRange(0, 100), default=None,
+              help="Percentage of users cached in the Rust cache [default: 50].")
+@click.option("--admin-token", envvar=c.ENV_DEMO_ADMIN_TOKEN, default=None,
+              help="Bearer token of the /admin API [env SLOGUARD_DEMO_ADMIN_TOKEN; dev default].")
+@click.option("--secret", envvar=c.ENV_DEMO_SECRET, default=None,
+              help="HS256 key of bearer tokens [env SLOGUARD_DEMO_SECRET; dev default].")
+@click.option("--instrumentation", type=click.Choice(["fast", "otel", "off"]), default="fast",
+              show_default=True, help="Metric recording: fast (default), stock OTel instruments, or none.")
+@click.option("--inject-latency", multiple=True, metavar="IMPL:DURATION",
+              help="Add latency to policy evaluation, e.g. rust:20ms (repeatable).")
+@click.option("--inject-errors", multiple=True, metavar="IMPL:RATIO",
+              help="Fail this share of evaluations (deny, decision=error), e.g. python:5%.")
+@click.option("--inject-leak", multiple=True, metavar="IMPL:BYTES",
+              help="Keep this much memory per request, e.g. rust:64KiB.")
+@click.option("--inject-panics", multiple=True, metavar="FLAG:RATIO",
+              help="Simulate Rust failures that fall back to Python, e.g. rust_opa:10%.")
+def demo_serve(**options: Any) -> None:
+    """Run the reference SARK service (Rust and Python decision paths, /metrics, /admin).
+
+    \b
+    Example:
+      sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 \\
+        --redis-url redis://127.0.0.1:6379/0 --rollout 50 --inject-latency rust:20ms
+    """
+    from sloguard.demo.app import run_service, settings_from_options
+
+    run_service(settings_from_options(options))
+
+
+@demo.command("policy-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=c.DEMO_DEFAULT_POLICY_PORT, show_default=True, type=int,
+              help="Port to listen on (OPA's).")
+@click.option("--policies", type=click.Path(file_okay=False), default=None,
+              help="Rego bundle directory; default: the bundled SARK policy.")
+@click.option("--decision", default=c.DEMO_DEFAULT_DECISION, show_default=True,
+              help="Decision checked to exist at start-up.")
+def demo_policy_server(host: str, port: int, policies: str | None, decision: str) -> None:
+    """Run the OPA-compatible policy server (POST /v1/data/..., PUT /v1/policies/..., GET /health).
+
+    \b
+    Example:
+      sloguard demo policy-server --port 8181 --policies ./policies
+    """
+    from sloguard.demo.policy_server import run_policy_server
+
+    run_policy_server(host, port, policies, decision)
+
+
+@demo.command("token")
+@click.option("--user", required=True, help="User id (the token's subject).")
+@click.option("--roles", default="", help="Comma-separated roles, e.g. admin,analyst,developer.")
+@click.option("--tenant", required=True, help="Tenant of the user, e.g. acme.")
+@click.option("--ttl", default=86400, show_default=True, type=int, help="Validity in seconds.")
+@click.option("--secret", envvar=c.ENV_DEMO_SECRET, default=None,
+              help="HS256 key [env SLOGUARD_DEMO_SECRET; default: the service's dev default].")
+def demo_token(user: str, roles: str, tenant: str, ttl: int, secret: str | None) -> None:
+    """Print a bearer token for the reference service.
+
+    \b
+    Example:
+      sloguard demo token --user alice --roles analyst --tenant acme
+    """
+    from sloguard.demo.tokens import issue_token
+
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    click.echo(issue_token(user, role_list, tenant, secret=secret, ttl=ttl))

@@ -1,0 +1,208 @@
+"""`sloguard rules`, `sloguard dashboards`, `sloguard import`: files generated from or converted to a spec."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from sloguard.conventions import ExitCode
+from sloguard.errors import SloguardError
+
+if TYPE_CHECKING:
+    from sloguard.spec.model import SLOSet
+
+F = TypeVar("F", bound=Callable[..., Any])
+# What a generator makes of a spec and its burn windows: relative path -> file content.
+Build = Callable[["SLOSet", str | None], dict[str, str]]
+
+
+def _spec_option(func: F) -> F:
+    option = click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True,
+                          type=click.Path(dir_okay=False), help="SLO spec (sloguard/v1).")
+    return option(func)
+
+
+def _files(spec_file: str, windows: str | None, build: Build) -> dict[str, str]:
+    # The spec loader pulls in pydantic and yaml: imported here so `sloguard --help` stays light.
+    from sloguard.spec.loader import load_spec
+
+    return build(load_spec(spec_file), windows)
+
+
+def _generate(spec_file: str, output_dir: str, windows: str | None, build: Build) -> None:
+    """Write what the spec generates and name every file written."""
+    from sloguard.rules import write_files
+
+    for path in write_files(_files(spec_file, windows, build), Path(output_dir)):
+        click.echo(f"wrote {path}")
+
+
+def _check(spec_file: str, directory: str, windows: str | None, build: Build, *, pattern: str, command: str,
+           summary: Callable[[dict[str, str]], str]) -> None:
+    """Exit 1 with a diff summary when the committed files differ from what the spec generates."""
+    from sloguard.rules import drift
+
+    files = _files(spec_file, windows, build)
+    problems = drift(files, Path(directory), pattern=pattern)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        hint = f"sloguard {command} generate -f {spec_file} -o {directory}"
+        click.echo(f"sloguard: {len(problems)} file(s) differ from the spec; run `{hint}`", err=True)
+        sys.exit(int(ExitCode.FAILED))
+    click.echo(f"{directory}: up to date with {spec_file} ({summary(files)})")
+
+
+def _rule_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
+    from sloguard import rules as rules_mod
+
+    return rules_mod.output_files(slo_set, rules_mod.windows_for(slo_set, windows))
+
+
+def _dashboard_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
+    from sloguard import dashboards as dashboards_mod
+    from sloguard.rules import windows_for
+
+    return dashboards_mod.output_files(slo_set, windows_for(slo_set, windows))
+
+
+@click.group()
+def rules() -> None:
+    """Prometheus recording and alert rules generated from the spec.
+
+    \b
+    Example:
+      sloguard rules generate -f sloguard.yaml -o alerts/
+    """
+
+
+_RULES_WINDOWS_HELP = "Burn-rate windows: a built-in name (google) or a YAML file; default: the spec's."
+
+
+@rules.command("generate")
+@_spec_option
+@click.option("-o", "--output-dir", default="alerts", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for <service>.rules.yml.")
+@click.option("--windows", help=_RULES_WINDOWS_HELP)
+def rules_generate(spec_file: str, output_dir: str, windows: str | None) -> None:
+    """Write Sloth-compatible SLI recording rules and burn-rate/threshold alerts.
+
+    \b
+    Example:
+      sloguard rules generate -f sloguard.yaml -o alerts/
+      sloguard rules generate --windows tests/data/rules/burn-windows-fast.yaml -o /tmp/fast-alerts
+    """
+    _generate(spec_file, output_dir, windows, _rule_files)
+
+
+@rules.command("check")
+@_spec_option
+@click.option("-d", "--dir", "directory", default="alerts", show_default=True, type=click.Path(file_okay=False),
+              help="Directory holding the committed rules.")
+@click.option("--windows", help=_RULES_WINDOWS_HELP)
+def rules_check(spec_file: str, directory: str, windows: str | None) -> None:
+    """Exit 1 with a diff summary when the committed rules differ from what the spec generates.
+
+    \b
+    Example:
+      sloguard rules check -f sloguard.yaml -d alerts/
+    """
+    _check(spec_file, directory, windows, _rule_files, pattern="*.rules.yml", command="rules",
+           summary=lambda files: ", ".join(files))
+
+
+@click.group()
+def dashboards() -> None:
+    """Grafana dashboards (and provisioning) generated from the spec.
+
+    \b
+    Example:
+      sloguard dashboards generate -f sloguard.yaml -o dashboards/
+    """
+
+
+@dashboards.command("generate")
+@_spec_option
+@click.option("-o", "--output-dir", default="dashboards", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for the dashboard JSON and provisioning/.")
+@click.option("--windows", help="Burn-rate windows (as for `rules generate`); sets the windows panels show.")
+def dashboards_generate(spec_file: str, output_dir: str, windows: str | None) -> None:
+    """Write the SLO overview, Rust vs Python, load run and memory soak dashboards.
+
+    \b
+    Example:
+      sloguard dashboards generate -f sloguard.yaml -o dashboards/
+    """
+    _generate(spec_file, output_dir, windows, _dashboard_files)
+
+
+@dashboards.command("check")
+@_spec_option
+@click.option("-d", "--dir", "directory", default="dashboards", show_default=True,
+              type=click.Path(file_okay=False), help="Directory holding the committed dashboards.")
+@click.option("--windows", help="Burn-rate windows (as for `rules generate`).")
+def dashboards_check(spec_file: str, directory: str, windows: str | None) -> None:
+    """Exit 1 with a diff summary when the committed dashboards differ from what the spec generates.
+
+    \b
+    Example:
+      sloguard dashboards check -f sloguard.yaml -d dashboards/
+    """
+    _check(spec_file, directory, windows, _dashboard_files, pattern="*.json", command="dashboards",
+           summary=lambda files: f"{len(files)} files")
+
+
+@click.group("import")
+def import_group() -> None:
+    """Convert OpenSLO or Sloth specs to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import sloth sloth-slos.yaml -o sloguard.yaml
+    """
+
+
+def _import(kind: str, source: str, output: str | None) -> None:
+    from sloguard.spec import importers
+
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SloguardError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    convert = importers.import_openslo if kind == "openslo" else importers.import_sloth
+    spec = convert(text, source)
+    if output:
+        Path(output).write_text(spec, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(spec, nl=False)
+
+
+@import_group.command("openslo")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
+def import_openslo(source: str, output: str | None) -> None:
+    """Convert OpenSLO v1 SLO (and SLI) documents to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import openslo openslo.yaml -o sloguard.yaml
+    """
+    _import("openslo", source, output)
+
+
+@import_group.command("sloth")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
+def import_sloth(source: str, output: str | None) -> None:
+    """Convert a Sloth prometheus/v1 spec to a sloguard/v1 spec.
+
+    \b
+    Example:
+      sloguard import sloth sloth.yaml -o sloguard.yaml
+    """
+    _import("sloth", source, output)
