@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sloguard import conventions as c
-from sloguard import promql
-from sloguard.rules import Windows, is_budget_objective, slo_labels
-from sloguard.spec.model import Matcher, MemoryGrowthSLI, Objective, SLOSet
+from sloguard import generated, promql
+from sloguard.generated import LOAD_RUN, MEMORY_SOAK, OVERVIEW, RUST_VS_PYTHON, dashboard_uid
+from sloguard.rules import is_budget_objective, slo_labels
+from sloguard.spec.model import MemoryGrowthSLI, Objective, SLOSet
+from sloguard.spec.windows import Windows
 
 DASHBOARD_VERSION = 1
 SCHEMA_VERSION = 39
@@ -25,15 +27,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PROVISIONED_DATASOURCE_UID = "prometheus"
 PROVISIONED_PROMETHEUS_URL = "http://prometheus:9090"
 GRAFANA_DASHBOARDS_PATH = "/var/lib/grafana/dashboards"
-OVERVIEW = "slo-overview"
-RUST_VS_PYTHON = "rust-vs-python"
-LOAD_RUN = "load-run"
-MEMORY_SOAK = "memory-soak"
-
-
-def uid(service: str, kind: str) -> str:
-    """The stable uid of one of a service's dashboards (Grafana allows 40 characters)."""
-    return f"{c.DASHBOARD_UID_PREFIX}{service}-{kind}"[:40]
 
 
 @dataclass
@@ -65,16 +58,15 @@ class Dashboard:
 
 def overview(slo_set: SLOSet, windows: Windows) -> Dashboard:
     """SLO status, error budget remaining and burn rate per objective, from the recording rules."""
-    service = {c.LABEL_SLO_SERVICE: slo_set.service}
-    firing = promql.labels_selector("ALERTS", {**service, "alertstate": "firing"})
+    firing = promql.firing_alerts({c.LABEL_SLO_SERVICE: slo_set.service})
     panels = [
-        Panel("Firing SLO alerts", [(f"count({firing}) or vector(0)", "firing")], kind="stat",
+        Panel("Firing SLO alerts", [(firing, "firing")], kind="stat",
               thresholds=[(0, "green"), (1, "red")], width=24, height=4,
               description="Alerts of this service now firing (0 means every SLO is within bounds)."),
     ]
     for objective in slo_set.objectives:
         panels += _objective_panels(slo_set, objective, windows)
-    return Dashboard(uid(slo_set.service, OVERVIEW), f"{slo_set.service} SLO overview", panels,
+    return Dashboard(dashboard_uid(slo_set.service, OVERVIEW), f"{slo_set.service} SLO overview", panels,
                      _tags(slo_set, "slo"), _description(slo_set))
 
 
@@ -83,7 +75,7 @@ def _objective_panels(slo_set: SLOSet, objective: Objective, windows: Windows) -
     by_legend = " ".join(f"{{{{{label}}}}}" for label in objective.by) or objective.name
 
     def sel(metric: str) -> str:
-        return promql.labels_selector(metric, {c.LABEL_SLO_ID: ids[c.LABEL_SLO_ID]})
+        return promql.slo_series(metric, ids[c.LABEL_SLO_ID])
 
     if is_budget_objective(objective):
         shortest = windows.ratio_windows()[0]
@@ -99,7 +91,7 @@ def _objective_panels(slo_set: SLOSet, objective: Objective, windows: Windows) -
                 (sel(c.RULE_SLI_ERROR.format(window=w)), f"{by_legend} {w}") for w in windows.ratio_windows()[:3]
             ], unit="percentunit", width=9),
         ]
-    window = windows.growth_window if isinstance(objective.sli, MemoryGrowthSLI) else windows.threshold_window
+    window = windows.value_window(objective.sli)
     bound = objective.objective
     limits = [value for value in (bound.min, bound.max) if value is not None]
     return [
@@ -128,11 +120,11 @@ def rust_vs_python(slo_set: SLOSet) -> Dashboard:
             for q in (0.5, 0.95, 0.99)
         ], unit="s"),
         Panel("Speedup: Python p95 / Rust p95", [
-            (_speedup(base, c.AUTHZ_DURATION), "authorization"),
-            (_speedup(base, c.OPA_DURATION), "policy evaluation"),
-            (_speedup(base, c.CACHE_DURATION), "cache operation"),
+            (promql.speedup(base, c.AUTHZ_DURATION, RATE), "authorization"),
+            (promql.speedup(base, c.OPA_DURATION, RATE), "policy evaluation"),
+            (promql.speedup(base, c.CACHE_DURATION, RATE), "cache operation"),
         ], unit="x", description="How many times faster the Rust path is at p95."),
-        Panel("Cache hit ratio", [(_cache_hit_ratio(base), "{{implementation}}")], unit="percentunit"),
+        Panel("Cache hit ratio", [(promql.cache_hit_ratio(base, RATE), "{{implementation}}")], unit="percentunit"),
         Panel("Rust-to-Python fallbacks", [
             (promql.counter_rate_by(c.FALLBACKS, base, (c.LABEL_FEATURE, c.LABEL_ERROR_TYPE), RATE),
              "{{feature}} {{error_type}}"),
@@ -141,37 +133,22 @@ def rust_vs_python(slo_set: SLOSet) -> Dashboard:
             (promql.aggregate("max", (c.LABEL_FEATURE,), promql.series(c.FLAG_ROLLOUT, base)), "{{feature}}"),
         ], unit="percent"),
     ]
-    return Dashboard(uid(slo_set.service, RUST_VS_PYTHON), f"{slo_set.service} Rust vs Python", panels,
+    return Dashboard(dashboard_uid(slo_set.service, RUST_VS_PYTHON), f"{slo_set.service} Rust vs Python", panels,
                      _tags(slo_set, "rust"), _description(slo_set))
-
-
-def _speedup(base: tuple[Matcher, ...], histogram: str) -> str:
-    python = promql.quantile_by(0.95, histogram, [*base, Matcher(c.LABEL_IMPLEMENTATION, "=", c.IMPL_PYTHON)], (), RATE)
-    rust = promql.quantile_by(0.95, histogram, [*base, Matcher(c.LABEL_IMPLEMENTATION, "=", c.IMPL_RUST)], (), RATE)
-    return f"{python} / {rust}"
-
-
-def _cache_hit_ratio(base: tuple[Matcher, ...]) -> str:
-    get = Matcher(c.LABEL_OPERATION, "=", "get")
-    hits = promql.counter_rate_by(c.CACHE_OPERATIONS, [*base, get, Matcher(c.LABEL_RESULT, "=", "hit")],
-                                  (c.LABEL_IMPLEMENTATION,), RATE)
-    gets = promql.counter_rate_by(c.CACHE_OPERATIONS, [*base, get], (c.LABEL_IMPLEMENTATION,), RATE)
-    return f"{hits} / {gets}"
 
 
 def load_run(slo_set: SLOSet) -> Dashboard:
     """What a load run drives: decision rate, error ratio and latency, per implementation."""
     base = slo_set.selector
     impl = (c.LABEL_IMPLEMENTATION,)
-    total = promql.counter_rate_by(c.AUTHZ_REQUESTS, base, impl, RATE)
-    errors = promql.counter_rate_by(c.AUTHZ_REQUESTS, [*base, Matcher(c.LABEL_DECISION, "=", "error")], impl, RATE)
     panels = [
         Panel("Decisions per second", [
             (promql.counter_rate_by(c.AUTHZ_REQUESTS, base, (c.LABEL_IMPLEMENTATION, c.LABEL_DECISION), RATE),
              "{{implementation}} {{decision}}"),
             (promql.counter_rate_by(c.AUTHZ_REQUESTS, base, (), RATE), "total"),
         ], unit="reqps"),
-        Panel("Error ratio", [(f"({errors} or (0 * {total})) / {total}", "{{implementation}}")], unit="percentunit"),
+        Panel("Error ratio", [(promql.decision_error_ratio(base, impl, RATE), "{{implementation}}")],
+              unit="percentunit"),
         Panel("Authorization latency p50 / p95 / p99 (all paths)", [
             (promql.quantile_by(q, c.AUTHZ_DURATION, base, (), RATE), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)
         ], unit="s"),
@@ -180,21 +157,20 @@ def load_run(slo_set: SLOSet) -> Dashboard:
              "{{implementation}} {{cache}}"),
         ], unit="reqps"),
     ]
-    return Dashboard(uid(slo_set.service, LOAD_RUN), f"{slo_set.service} load run", panels,
+    return Dashboard(dashboard_uid(slo_set.service, LOAD_RUN), f"{slo_set.service} load run", panels,
                      _tags(slo_set, "load"), _description(slo_set))
 
 
 def memory_soak(slo_set: SLOSet, windows: Windows) -> Dashboard:
     """Resident memory and its growth per hour, worst instance (what memory-growth judges)."""
     rss = promql.series(c.PROCESS_RSS, slo_set.selector)
-    per_hour = promql.format_scalar(3600)
-    growth = f"{promql.aggregate('max', (), f'deriv({rss}[{windows.growth_window}])')} * {per_hour}"
+    growth = promql.memory_growth(slo_set.selector, 3600, windows.growth_window)
     panels = [
         Panel("Resident memory", [(rss, "{{instance}}")], unit="bytes"),
         Panel(f"Memory growth per hour (deriv over {windows.growth_window})", [(growth, "worst instance")],
               unit="bytes", thresholds=_growth_thresholds(slo_set)),
     ]
-    return Dashboard(uid(slo_set.service, MEMORY_SOAK), f"{slo_set.service} memory soak", panels,
+    return Dashboard(dashboard_uid(slo_set.service, MEMORY_SOAK), f"{slo_set.service} memory soak", panels,
                      _tags(slo_set, "soak"), _description(slo_set))
 
 
@@ -212,7 +188,7 @@ def _tags(slo_set: SLOSet, kind: str) -> list[str]:
 
 
 def _description(slo_set: SLOSet) -> str:
-    source = slo_set.source.rsplit("/", 1)[-1] if slo_set.source else "spec"
+    source = generated.source_name(slo_set)
     return f"{c.GENERATED_HEADER}; source {source}; regenerate with `sloguard dashboards generate`."
 
 
@@ -279,7 +255,7 @@ def _panel(panel: Panel, index: int, x: int, y: int) -> dict[str, Any]:
 
 def provisioning_files() -> dict[str, str]:
     """Grafana provisioning: the Prometheus datasource (docker-compose) and a provider for the JSON files."""
-    head = f"# {c.GENERATED_HEADER}.\n"
+    head = generated.header()
     datasource = {"apiVersion": 1, "datasources": [{
         "name": "Prometheus", "type": "prometheus", "uid": PROVISIONED_DATASOURCE_UID, "access": "proxy",
         "url": PROVISIONED_PROMETHEUS_URL, "isDefault": True, "editable": False,
@@ -288,11 +264,9 @@ def provisioning_files() -> dict[str, str]:
         "name": "sloguard", "folder": "sloguard", "type": "file", "disableDeletion": True,
         "allowUiUpdates": False, "options": {"path": GRAFANA_DASHBOARDS_PATH, "foldersFromFilesStructure": False},
     }]}
-    from sloguard.rules import dump_yaml
-
     return {
-        "provisioning/datasources/prometheus.yml": head + dump_yaml(datasource),
-        "provisioning/dashboards/sloguard.yml": head + dump_yaml(provider),
+        "provisioning/datasources/prometheus.yml": head + generated.dump_yaml(datasource),
+        "provisioning/dashboards/sloguard.yml": head + generated.dump_yaml(provider),
     }
 
 

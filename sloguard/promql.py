@@ -1,9 +1,12 @@
-"""SLI -> PromQL. Every query sloguard sends is built here and nowhere else.
+"""SLI -> PromQL. Every query sloguard sends or generates is built here and nowhere else.
 
-Window semantics (DESIGN.md): over a check window [start, end] with range
-R = end - start, every query is evaluated at `end` and reads R of data.
-Label values are escaped, so a selector value with quotes or backslashes
-cannot break a query.
+Window semantics (docs/architecture.md): over a check window [start, end] with range
+R = end - start, every query is evaluated at `end` and reads R of data. Rules and
+dashboard panels read the same SLI per second over a fixed window instead. Each SLI
+kind has one function that builds its queries, and the window comes in as data (a
+`Reading`), so the check's, the rules' and the panels' variants cannot drift apart.
+Label values are escaped, so a selector value with quotes or backslashes cannot break
+a query.
 """
 
 from __future__ import annotations
@@ -11,31 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from sloguard.conventions import format_number, le_spellings
+from sloguard import conventions as c
 from sloguard.durations import format_promql_duration
-from sloguard.spec.model import (
-    ErrorRatioSLI,
-    LatencyRatioSLI,
-    LatencySLI,
-    Matcher,
-    MemoryGrowthSLI,
-    MetricSelector,
-    Objective,
-    PromQLSLI,
-    SLOSet,
-    ThroughputSLI,
-)
+from sloguard.spec import model
+from sloguard.spec.model import WINDOW_PLACEHOLDER, Matcher, MetricSelector, Objective, SLOSet
 
-WINDOW_PLACEHOLDER = "{{window}}"
-
-
-@dataclass(frozen=True)
-class ObjectiveQueries:
-    """The value query of an objective and, when it has one, the query counting its events."""
-
-    value: str
-    events: str | None
+# ---- building blocks ---------------------------------------------------------------------------
 
 
 def escape_label_value(value: str) -> str:
@@ -59,12 +45,27 @@ def series(metric: str, *matcher_groups: Iterable[Matcher]) -> str:
     return metric + render_matchers(merged)
 
 
+def labels_selector(metric: str, labels: dict[str, str]) -> str:
+    """`metric{a="b",...}` with equality matchers, in the given order."""
+    return series(metric, [Matcher(k, "=", v) for k, v in labels.items()])
+
+
+def selector_text(selector: MetricSelector) -> str:
+    """Render a parsed selector back to PromQL (used in messages and generated rules)."""
+    return series(selector.metric, selector.matchers)
+
+
 def le_matcher(threshold: float) -> Matcher:
     """Match the bucket whose upper bound is `threshold`, however the exporter spells it."""
-    spellings = le_spellings(threshold)
+    spellings = c.le_spellings(threshold)
     if len(spellings) == 1:
         return Matcher("le", "=", spellings[0])
     return Matcher("le", "=~", "|".join(re.escape(s) for s in spellings))
+
+
+def format_scalar(value: float) -> str:
+    """A number literal for a query: integral values without a trailing .0."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def aggregate(op: str, by: Sequence[str], expr: str) -> str:
@@ -78,126 +79,173 @@ def increase(selector: str, window: str) -> str:
     return f"increase({selector}[{window}])"
 
 
-def objective_queries(slo_set: SLOSet, objective: Objective, window_seconds: float) -> ObjectiveQueries:
-    """Build the value and events queries of one objective over a window of `window_seconds`."""
-    window = format_promql_duration(window_seconds)
-    base = slo_set.selector
-    by = objective.by
-    sli = objective.sli
-
-    if isinstance(sli, LatencySLI):
-        buckets = increase(series(f"{sli.metric}_bucket", base), window)
-        value = f"histogram_quantile({sli.quantile}, {aggregate('sum', ('le', *by), buckets)})"
-        events = aggregate("sum", by, increase(series(f"{sli.metric}_count", base), window))
-        return ObjectiveQueries(value, events)
-
-    if isinstance(sli, LatencyRatioSLI):
-        good = aggregate("sum", by, increase(series(f"{sli.metric}_bucket", base, [le_matcher(sli.threshold)]), window))
-        total = aggregate("sum", by, increase(series(f"{sli.metric}_count", base), window))
-        return ObjectiveQueries(f"{good} / {total}", total)
-
-    if isinstance(sli, ErrorRatioSLI):
-        errors = aggregate("sum", by, increase(series(sli.errors.metric, base, sli.errors.matchers), window))
-        total = aggregate("sum", by, increase(series(sli.total.metric, base, sli.total.matchers), window))
-        # No error series at all means no errors happened, not "no data": fill with 0 for
-        # every group that has traffic, so the ratio is 0 rather than an empty result.
-        return ObjectiveQueries(f"({errors} or (0 * {total})) / {total}", total)
-
-    if isinstance(sli, ThroughputSLI):
-        total = aggregate("sum", by, increase(series(sli.metric.metric, base, sli.metric.matchers), window))
-        return ObjectiveQueries(f"{total} / {format_scalar(window_seconds)}", total)
-
-    if isinstance(sli, MemoryGrowthSLI):
-        gauge = f"{series(sli.metric.metric, base, sli.metric.matchers)}[{window}]"
-        # The worst instance decides: growth is judged on the fastest-growing process.
-        value = f"{aggregate('max', by, f'deriv({gauge})')} * {format_scalar(sli.per_seconds)}"
-        events = aggregate("max", by, f"count_over_time({gauge})")
-        return ObjectiveQueries(value, events)
-
-    if isinstance(sli, PromQLSLI):
-        return ObjectiveQueries(sli.query.replace(WINDOW_PLACEHOLDER, window), None)
-
-    raise TypeError(f"unknown SLI kind {type(sli).__name__}")
-
-
-def format_scalar(value: float) -> str:
-    """A number literal for a query: integral values without a trailing .0."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def selector_text(selector: MetricSelector) -> str:
-    """Render a parsed selector back to PromQL (used in messages and generated rules)."""
-    return series(selector.metric, selector.matchers)
-
-
-# ---- recording and alert rules, dashboards (sloguard/rules.py, sloguard/dashboards.py) ----------
-# Rule and panel expressions use rate() (per second) over a fixed window rather than increase()
-# over the check window: the ratio is the same, and rates are what Sloth's rules record.
-
-
 def rate(selector: str, window: str) -> str:
     return f"rate({selector}[{window}])"
 
 
-def labels_selector(metric: str, labels: dict[str, str]) -> str:
-    """`metric{a="b",...}` with equality matchers, in the given order."""
-    return series(metric, [Matcher(k, "=", v) for k, v in labels.items()])
+def histogram_quantile(q: float, by: Sequence[str], buckets: str) -> str:
+    """The q-quantile of a histogram's bucket counts (or rates), grouped by `by`."""
+    return f"histogram_quantile({format_scalar(q)}, {aggregate('sum', ('le', *by), buckets)})"
 
 
-def sli_error_ratio(slo_set: SLOSet, objective: Objective, window: str) -> str:
-    """The share of bad events over `window` of a ratio SLI (errorRatio or latencyRatio)."""
-    base, by, sli = slo_set.selector, objective.by, objective.sli
-    if isinstance(sli, ErrorRatioSLI):
-        errors = aggregate("sum", by, rate(series(sli.errors.metric, base, sli.errors.matchers), window))
-        total = aggregate("sum", by, rate(series(sli.total.metric, base, sli.total.matchers), window))
-        # No error series means no errors: 0 for every group with traffic, not an empty result.
-        return f"({errors} or (0 * {total})) / {total}"
-    if isinstance(sli, LatencyRatioSLI):
-        good = aggregate("sum", by, rate(series(f"{sli.metric}_bucket", base, [le_matcher(sli.threshold)]), window))
-        total = aggregate("sum", by, rate(series(f"{sli.metric}_count", base), window))
-        return f"({total} - {good}) / {total}"
-    raise TypeError(f"{type(sli).__name__} is not a ratio SLI")
+def ratio_absent_as_zero(part: str, total: str) -> str:
+    """part / total, where an absent `part` counts as 0 for every group that has a total.
+
+    No error series at all means no errors happened, not "no data": without the fill the
+    ratio would be an empty result rather than 0.
+    """
+    return f"({part} or (0 * {total})) / {total}"
 
 
-def sli_events_rate(slo_set: SLOSet, objective: Objective, window: str) -> str | None:
-    """Events per second behind an SLI over `window`, when the SLI counts events."""
-    base, by, sli = slo_set.selector, objective.by, objective.sli
-    if isinstance(sli, ErrorRatioSLI):
-        return aggregate("sum", by, rate(series(sli.total.metric, base, sli.total.matchers), window))
-    if isinstance(sli, LatencyRatioSLI | LatencySLI):
-        return aggregate("sum", by, rate(series(f"{sli.metric}_count", base), window))
-    return None
+# ---- one function per SLI kind -----------------------------------------------------------------
+# Rule and panel expressions use rate() (per second) over a fixed window rather than increase()
+# over the check window: the ratio is the same, and rates are what Sloth's rules record.
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How an SLI's queries read their window: increase() over a check window, or rate() over a rule's."""
+
+    function: Literal["increase", "rate"]
+    window: str  # a PromQL duration, or a Grafana variable such as $__rate_interval
+    seconds: float | None = None  # increase(): the window's length, which turns a count into a rate
+
+    def counter(self, selector: str) -> str:
+        return f"{self.function}({selector}[{self.window}])"
+
+    def per_second(self, counted: str) -> str:
+        return counted if self.seconds is None else f"{counted} / {format_scalar(self.seconds)}"
+
+
+def over_check_window(seconds: float) -> Reading:
+    """The check's reading: counts over the whole window, `seconds` long."""
+    return Reading("increase", format_promql_duration(seconds), seconds)
+
+
+def per_second_over(window: str) -> Reading:
+    """The rules' and panels' reading: rates over `window`."""
+    return Reading("rate", window)
+
+
+@dataclass(frozen=True)
+class SLIQueries:
+    """An SLI's queries over one reading of its window."""
+
+    value: str
+    events: str | None = None  # the events behind the value (counted, or per second)
+    samples: str | None = None  # memory growth: the gauge's samples, which stand in for events in a check
+    bad_ratio: str | None = None  # a ratio SLI: the share of bad events, as Sloth's rules record it
+
+
+def sli_queries(slo_set: SLOSet, objective: Objective, reading: Reading) -> SLIQueries:
+    """Every query of an objective's SLI over `reading`: the one place that branches on the SLI kind."""
+    sli, base, by = objective.sli, slo_set.selector, objective.by
+    match sli:
+        case model.LatencySLI():
+            return _latency(sli, base, by, reading)
+        case model.LatencyRatioSLI():
+            return _latency_ratio(sli, base, by, reading)
+        case model.ErrorRatioSLI():
+            return _error_ratio(sli, base, by, reading)
+        case model.ThroughputSLI():
+            return _throughput(sli, base, by, reading)
+        case model.MemoryGrowthSLI():
+            return _memory_growth(sli, base, by, reading)
+        case model.PromQLSLI():
+            return SLIQueries(sli.query.replace(WINDOW_PLACEHOLDER, reading.window))
+    raise TypeError(f"unknown SLI kind {type(sli).__name__}")
+
+
+Base = tuple[Matcher, ...]
+By = tuple[str, ...]
+
+
+def _latency(sli: model.LatencySLI, base: Base, by: By, reading: Reading) -> SLIQueries:
+    value = histogram_quantile(sli.quantile, by, reading.counter(series(f"{sli.metric}_bucket", base)))
+    return SLIQueries(value, events=aggregate("sum", by, reading.counter(series(f"{sli.metric}_count", base))))
+
+
+def _latency_ratio(sli: model.LatencyRatioSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
+    good = aggregate("sum", by, reading.counter(series(f"{sli.metric}_bucket", base, [le_matcher(sli.threshold)])))
+    total = aggregate("sum", by, reading.counter(series(f"{sli.metric}_count", base)))
+    return SLIQueries(f"{good} / {total}", events=total, bad_ratio=f"({total} - {good}) / {total}")
+
+
+def _error_ratio(sli: model.ErrorRatioSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
+    errors = aggregate("sum", by, reading.counter(series(sli.errors.metric, base, sli.errors.matchers)))
+    total = aggregate("sum", by, reading.counter(series(sli.total.metric, base, sli.total.matchers)))
+    ratio = ratio_absent_as_zero(errors, total)
+    return SLIQueries(ratio, events=total, bad_ratio=ratio)
+
+
+def _throughput(sli: model.ThroughputSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
+    total = aggregate("sum", by, reading.counter(series(sli.metric.metric, base, sli.metric.matchers)))
+    return SLIQueries(reading.per_second(total), events=total)
+
+
+def _memory_growth(sli: model.MemoryGrowthSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
+    gauge = f"{series(sli.metric.metric, base, sli.metric.matchers)}[{reading.window}]"
+    # The worst instance decides: growth is judged on the fastest-growing process.
+    value = f"{aggregate('max', by, f'deriv({gauge})')} * {format_scalar(sli.per_seconds)}"
+    return SLIQueries(value, samples=aggregate("max", by, f"count_over_time({gauge})"))
+
+
+# ---- the check (sloguard/evaluate.py) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectiveQueries:
+    """The value query of an objective and, when it has one, the query counting its events."""
+
+    value: str
+    events: str | None
+
+
+def objective_queries(slo_set: SLOSet, objective: Objective, window_seconds: float) -> ObjectiveQueries:
+    """Build the value and events queries of one objective over a window of `window_seconds`."""
+    queries = sli_queries(slo_set, objective, over_check_window(window_seconds))
+    return ObjectiveQueries(queries.value, queries.events if queries.samples is None else queries.samples)
+
+
+# ---- recording and alert rules, dashboards (sloguard/rules.py, sloguard/dashboards.py) ----------
 
 
 def sli_value(slo_set: SLOSet, objective: Objective, window: str) -> str:
     """The value of an SLI over a PromQL duration `window`, as rule and panel expressions read it."""
-    base, by, sli = slo_set.selector, objective.by, objective.sli
-    if isinstance(sli, LatencySLI):
-        buckets = rate(series(f"{sli.metric}_bucket", base), window)
-        return f"histogram_quantile({format_scalar(sli.quantile)}, {aggregate('sum', ('le', *by), buckets)})"
-    if isinstance(sli, LatencyRatioSLI):
-        good = aggregate("sum", by, rate(series(f"{sli.metric}_bucket", base, [le_matcher(sli.threshold)]), window))
-        total = aggregate("sum", by, rate(series(f"{sli.metric}_count", base), window))
-        return f"{good} / {total}"
-    if isinstance(sli, ErrorRatioSLI):
-        return sli_error_ratio(slo_set, objective, window)
-    if isinstance(sli, ThroughputSLI):
-        return aggregate("sum", by, rate(series(sli.metric.metric, base, sli.metric.matchers), window))
-    if isinstance(sli, MemoryGrowthSLI):
-        gauge = f"{series(sli.metric.metric, base, sli.metric.matchers)}[{window}]"
-        return f"{aggregate('max', by, f'deriv({gauge})')} * {format_scalar(sli.per_seconds)}"
-    if isinstance(sli, PromQLSLI):
-        return sli.query.replace(WINDOW_PLACEHOLDER, window)
-    raise TypeError(f"unknown SLI kind {type(sli).__name__}")
+    return sli_queries(slo_set, objective, per_second_over(window)).value
+
+
+def sli_error_ratio(slo_set: SLOSet, objective: Objective, window: str) -> str:
+    """The share of bad events over `window` of a ratio SLI (errorRatio or latencyRatio)."""
+    bad_ratio = sli_queries(slo_set, objective, per_second_over(window)).bad_ratio
+    if bad_ratio is None:
+        raise TypeError(f"{type(objective.sli).__name__} is not a ratio SLI")
+    return bad_ratio
+
+
+def sli_events_rate(slo_set: SLOSet, objective: Objective, window: str) -> str | None:
+    """Events per second behind an SLI over `window`, when the SLI counts events."""
+    return sli_queries(slo_set, objective, per_second_over(window)).events
+
+
+def slo_series(metric: str, slo_id: str) -> str:
+    """A recorded series of one SLO, e.g. slo:error_budget:ratio{sloth_id="sark-errors"}."""
+    return labels_selector(metric, {c.LABEL_SLO_ID: slo_id})
 
 
 def period_average(selector: str, period: str) -> str:
     """Sloth's period SLI: the mean of a recorded short-window ratio over the whole period."""
-    return f"sum_over_time({selector}[{period}]) / ignoring (sloth_window) count_over_time({selector}[{period}])"
+    return (f"sum_over_time({selector}[{period}]) / ignoring ({c.LABEL_SLO_WINDOW}) "
+            f"count_over_time({selector}[{period}])")
 
 
 def constant(value: float) -> str:
-    return f"vector({format_number(value)})"
+    return f"vector({c.format_number(value)})"
+
+
+def complement(expr: str) -> str:
+    """1 - expr: e.g. the error budget left once `expr` of it has burnt."""
+    return f"1 - {expr}"
 
 
 def divide_on(left: str, right: str, on: Sequence[str]) -> str:
@@ -206,7 +254,7 @@ def divide_on(left: str, right: str, on: Sequence[str]) -> str:
 
 
 def compare(expr: str, op: str, value: float) -> str:
-    return f"{expr} {op} {format_number(value)}"
+    return f"{expr} {op} {c.format_number(value)}"
 
 
 def both(*exprs: str, ignoring: Sequence[str] = ()) -> str:
@@ -226,8 +274,7 @@ def counter_rate_by(metric: str, matchers: Iterable[Matcher], by: Sequence[str],
 
 def quantile_by(q: float, histogram: str, matchers: Iterable[Matcher], by: Sequence[str], window: str) -> str:
     """histogram_quantile over a histogram's buckets, grouped by `by`."""
-    buckets = rate(series(f"{histogram}_bucket", matchers), window)
-    return f"histogram_quantile({format_scalar(q)}, {aggregate('sum', ('le', *by), buckets)})"
+    return histogram_quantile(q, by, rate(series(f"{histogram}_bucket", matchers), window))
 
 
 def absent_series(selector: str) -> str:
@@ -237,3 +284,67 @@ def absent_series(selector: str) -> str:
 def drop_labels(op: str, labels: Sequence[str], expr: str) -> str:
     """`max without (a) (expr)`: the same series without labels that must not split an alert."""
     return f"{op} without ({', '.join(labels)}) ({expr})"
+
+
+# ---- dashboard panels (sloguard/dashboards.py) -------------------------------------------------
+
+
+def firing_alerts(labels: dict[str, str]) -> str:
+    """How many alerts with `labels` fire now; 0 rather than no data when none does."""
+    return f"count({labels_selector('ALERTS', {**labels, 'alertstate': 'firing'})}) or vector(0)"
+
+
+def speedup(matchers: Iterable[Matcher], histogram: str, window: str) -> str:
+    """How many times faster the Rust path is at p95: Python p95 / Rust p95."""
+    p95 = {impl: quantile_by(0.95, histogram, [*matchers, Matcher(c.LABEL_IMPLEMENTATION, "=", impl)], (), window)
+           for impl in (c.IMPL_PYTHON, c.IMPL_RUST)}
+    return f"{p95[c.IMPL_PYTHON]} / {p95[c.IMPL_RUST]}"
+
+
+def cache_hit_ratio(matchers: Iterable[Matcher], window: str) -> str:
+    """The share of cache gets that hit, per implementation."""
+    get = [*matchers, Matcher(c.LABEL_OPERATION, "=", "get")]
+    by = (c.LABEL_IMPLEMENTATION,)
+    hits = counter_rate_by(c.CACHE_OPERATIONS, [*get, Matcher(c.LABEL_RESULT, "=", "hit")], by, window)
+    return f"{hits} / {counter_rate_by(c.CACHE_OPERATIONS, get, by, window)}"
+
+
+def decision_error_ratio(matchers: Iterable[Matcher], by: Sequence[str], window: str) -> str:
+    """The share of authorization decisions that are errors: an errorRatio SLI, read per second."""
+    errors = MetricSelector(c.AUTHZ_REQUESTS, (Matcher(c.LABEL_DECISION, "=", "error"),))
+    sli = model.ErrorRatioSLI(errors=errors, total=MetricSelector(c.AUTHZ_REQUESTS))
+    return _error_ratio(sli, tuple(matchers), tuple(by), per_second_over(window)).value
+
+
+def memory_growth(matchers: Iterable[Matcher], per_seconds: float, window: str) -> str:
+    """Resident memory growth per `per_seconds`, worst instance: a memoryGrowth SLI, read per second."""
+    sli = model.MemoryGrowthSLI(MetricSelector(c.PROCESS_RSS), per_seconds)
+    return _memory_growth(sli, tuple(matchers), (), per_second_over(window)).value
+
+
+# ---- imported specs (sloguard/importers.py) ----------------------------------------------------
+# These keep the {{window}} placeholder: they become promql SLIs, filled in at check time.
+
+
+def windowed_ratio(numerator: str, denominator: str) -> str:
+    """sum(increase(a[{{window}}])) / sum(increase(b[{{window}}])): a ratio of two counters over the window."""
+    return (f"{aggregate('sum', (), increase(numerator, WINDOW_PLACEHOLDER))} / "
+            f"{aggregate('sum', (), increase(denominator, WINDOW_PLACEHOLDER))}")
+
+
+def parenthesised(expr: str) -> str:
+    """(expr): an expression made one operand."""
+    return f"({expr})"
+
+
+def quotient(numerator: str, denominator: str) -> str:
+    """(a) / (b) of two whole queries."""
+    return f"{parenthesised(numerator)} / {parenthesised(denominator)}"
+
+
+# ---- the demo (sloguard/demo_pipeline.py) ------------------------------------------------------
+
+
+def last_successful_scrape(job: str) -> str:
+    """When Prometheus last scraped `job` successfully (up == 1: a failed scrape carries no samples)."""
+    return f"timestamp({series('up', [Matcher('job', '=', job)])} == 1)"

@@ -11,120 +11,14 @@ Grafana dashboards keep working on sloguard's rules.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sloguard import conventions as c
-from sloguard import promql
-from sloguard.durations import parse_duration
+from sloguard import generated, promql
 from sloguard.errors import SpecError, UsageError
-from sloguard.spec.model import ErrorRatioSLI, LatencyRatioSLI, LatencySLI, MemoryGrowthSLI, Objective, SLOSet
-
-# ---- burn-rate windows (data, not code) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BurnWindow:
-    """Alert when both the long and the short window burn faster than `factor` x the budget."""
-
-    long: str
-    short: str
-    factor: float
-
-
-@dataclass(frozen=True)
-class Windows:
-    """A burn-rate windows file: the SLO period, page and ticket pairs, threshold alert timing."""
-
-    name: str
-    version: int
-    period: str
-    page: tuple[BurnWindow, ...]
-    ticket: tuple[BurnWindow, ...]
-    threshold_window: str
-    threshold_for: str
-    growth_window: str
-    growth_for: str
-    target_for: str
-    source: str = ""
-
-    def ratio_windows(self) -> list[str]:
-        """Every window a ratio SLI is recorded over, shortest first (the period comes last)."""
-        names = {w for pair in (*self.page, *self.ticket) for w in (pair.long, pair.short)}
-        return sorted(names, key=parse_duration)
-
-    def severities(self) -> list[tuple[str, tuple[BurnWindow, ...]]]:
-        return [(c.SEVERITY_PAGE, self.page), (c.SEVERITY_TICKET, self.ticket)]
-
-
-def builtin_windows_path(name: str) -> Path | None:
-    """The package-data file of a built-in windows name (e.g. google), or None."""
-    resource = resources.files("sloguard") / "data" / f"burn-windows-{name}.yaml"
-    return Path(str(resource)) if resource.is_file() else None
-
-
-def resolve_windows(ref: str, spec_source: str = "") -> Path:
-    """A windows reference: a built-in name, else a path (relative paths from the spec's directory)."""
-    ref = ref or c.DEFAULT_WINDOWS
-    builtin = builtin_windows_path(ref)
-    if builtin is not None:
-        return builtin
-    path = Path(ref)
-    if not path.is_absolute() and spec_source and not path.exists():
-        path = Path(spec_source).parent / path
-    if not path.is_file():
-        raise UsageError(f"burn-rate windows {ref!r}: not a built-in name ({c.DEFAULT_WINDOWS}) nor a file")
-    return path
-
-
-def load_windows(path: Path) -> Windows:
-    """Read and check a windows file; UsageError naming the file on any problem."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read burn-rate windows ({exc})") from None
-    try:
-        if not isinstance(doc, dict) or doc.get("apiVersion") != c.API_VERSION or doc.get("kind") != c.WINDOWS_KIND:
-            raise ValueError(f"expected apiVersion {c.API_VERSION} and kind {c.WINDOWS_KIND}")
-        pairs = {
-            severity: tuple(
-                BurnWindow(_duration(p["long"]), _duration(p["short"]), float(p["factor"])) for p in doc[severity]
-            )
-            for severity in (c.SEVERITY_PAGE, c.SEVERITY_TICKET)
-        }
-        for severity, windows in pairs.items():
-            for pair in windows:
-                if parse_duration(pair.short) >= parse_duration(pair.long) or pair.factor <= 0:
-                    raise ValueError(f"{severity}: short must be shorter than long and factor above 0")
-        return Windows(
-            name=str(doc["name"]),
-            version=int(doc["version"]),
-            period=_duration(doc["period"]),
-            page=pairs[c.SEVERITY_PAGE],
-            ticket=pairs[c.SEVERITY_TICKET],
-            threshold_window=_duration(doc["threshold"]["window"]),
-            threshold_for=_duration(doc["threshold"]["for"], zero=True),
-            growth_window=_duration(doc["growth"]["window"]),
-            growth_for=_duration(doc["growth"]["for"], zero=True),
-            target_for=_duration(doc["target"]["for"], zero=True),
-            source=str(path),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{path}: invalid burn-rate windows file: {exc}") from None
-
-
-def _duration(value: object, *, zero: bool = False) -> str:
-    text = str(value)
-    seconds = parse_duration(text)  # ValueError with the reason
-    if seconds <= 0 and not zero:
-        raise ValueError(f"{text}: must be longer than zero")
-    return text
-
+from sloguard.spec.model import ErrorRatioSLI, LatencyRatioSLI, LatencySLI, Objective, SLOSet
+from sloguard.spec.windows import Duration, Windows
 
 # ---- the model of the output --------------------------------------------------------------------
 
@@ -136,7 +30,7 @@ class Rule:
     record: str = ""
     alert: str = ""
     expr: str = ""
-    for_: str = ""
+    for_: Duration | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     probes: list[str] = field(default_factory=list)
@@ -144,7 +38,7 @@ class Rule:
     def to_yaml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"record": self.record} if self.record else {"alert": self.alert}
         out["expr"] = self.expr
-        if self.for_ and parse_duration(self.for_) > 0:
+        if self.for_ is not None and self.for_.seconds > 0:
             out["for"] = self.for_
         if self.labels:
             out["labels"] = dict(self.labels)
@@ -242,7 +136,7 @@ def slo_labels(slo_set: SLOSet, objective: Objective) -> dict[str, str]:
 
 
 def _id_selector(metric: str, ids: dict[str, str]) -> str:
-    return promql.labels_selector(metric, {c.LABEL_SLO_ID: ids[c.LABEL_SLO_ID]})
+    return promql.slo_series(metric, ids[c.LABEL_SLO_ID])
 
 
 def sli_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
@@ -264,12 +158,11 @@ def sli_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows)
             labels={**ids, c.LABEL_SLO_WINDOW: windows.period},
         )
     )
-    shorts = {pair.short for _, pairs in windows.severities() for pair in pairs}
-    rules += _event_rules(slo_set, objective, sorted(shorts, key=parse_duration))
+    rules += _event_rules(slo_set, objective, windows.short_windows())
     return rules
 
 
-def _event_rules(slo_set: SLOSet, objective: Objective, event_windows: list[str]) -> list[Rule]:
+def _event_rules(slo_set: SLOSet, objective: Objective, event_windows: list[Duration]) -> list[Rule]:
     """Event rates behind the low-traffic guard; none when the spec sets no minimum rate."""
     if slo_set.alerting.min_request_rate <= 0:
         return []
@@ -289,7 +182,7 @@ def metadata_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> l
     match = [c.LABEL_SLO_ID, c.LABEL_SLO_NAME, c.LABEL_SLO_SERVICE]
     budget = _id_selector(c.RULE_ERROR_BUDGET, ids)
     shortest = windows.ratio_windows()[0]
-    period_days = parse_duration(windows.period) / 86400
+    period_days = windows.period.seconds / 86400
     return [
         Rule(record=c.RULE_OBJECTIVE, expr=promql.constant(target_ratio(objective)), labels=dict(ids)),
         Rule(record=c.RULE_ERROR_BUDGET, expr=promql.constant(error_budget(objective)), labels=dict(ids)),
@@ -306,12 +199,12 @@ def metadata_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> l
         ),
         Rule(
             record=c.RULE_PERIOD_BUDGET_REMAINING,
-            expr=f"1 - {_id_selector(c.RULE_PERIOD_BURN, ids)}",
+            expr=promql.complement(_id_selector(c.RULE_PERIOD_BURN, ids)),
             labels=dict(ids),
         ),
         Rule(
             record=c.RULE_SLO_INFO,
-            expr="vector(1)",
+            expr=promql.constant(1),
             labels={**ids, c.LABEL_SLO_OBJECTIVE: c.format_number(_clean(target_ratio(objective) * 100))},
         ),
     ]
@@ -321,7 +214,6 @@ def burn_rate_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
     """One alert per severity: any of its window pairs burning `factor` x the budget, with enough traffic."""
     ids = slo_labels(slo_set, objective)
     budget = error_budget(objective)
-    name = alert_name(objective, "BudgetBurn")
     rules = []
     for severity, pairs in windows.severities():
         if not pairs:
@@ -339,24 +231,16 @@ def burn_rate_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
                 probes.append(guard[1])
             # Without sloth_window, the alert keeps one identity whichever pair fires (as Sloth does).
             conditions.append(promql.both(*(promql.drop_labels("max", [c.LABEL_SLO_WINDOW], p) for p in parts)))
-        expr = conditions[0] if len(conditions) == 1 else promql.either(*conditions)
         pairs_text = ", ".join(f"{p.long}/{p.short} x{c.format_number(p.factor)}" for p in pairs)
-        rules.append(
-            Rule(
-                alert=name,
-                expr=expr,
-                labels={**ids, c.LABEL_SEVERITY: severity},
-                annotations=_annotations(
-                    slo_set,
-                    objective,
-                    f"{objective.name}{_by_text(objective)} is burning its error budget too fast",
-                    f"Error ratio {{{{ $value | humanizePercentage }}}} over the long window; budget "
-                    f"{c.format_number(budget)} ({c.format_number(_clean(target_ratio(objective) * 100))} % "
-                    f"over {windows.period}); windows {pairs_text}.",
-                ),
-                probes=probes,
-            )
-        )
+        rules.append(_alert(
+            slo_set, objective, alert_name(objective, "BudgetBurn"), severity,
+            expr=conditions[0] if len(conditions) == 1 else promql.either(*conditions),
+            summary=f"{objective.name}{_by_text(objective)} is burning its error budget too fast",
+            description=f"Error ratio {{{{ $value | humanizePercentage }}}} over the long window; budget "
+                        f"{c.format_number(budget)} ({c.format_number(_clean(target_ratio(objective) * 100))} % "
+                        f"over {windows.period}); windows {pairs_text}.",
+            probes=probes,
+        ))
     return rules
 
 
@@ -372,7 +256,7 @@ def _guard(slo_set: SLOSet, objective: Objective, ids: dict[str, str], window: s
 def value_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
     """The SLI value over the threshold window (memory growth: its longer window), and its event rate."""
     ids = slo_labels(slo_set, objective)
-    window = _value_window(objective, windows)
+    window = windows.value_window(objective.sli)
     rules = [
         Rule(
             record=c.RULE_SLI_VALUE.format(window=window),
@@ -385,16 +269,11 @@ def value_recording_rules(slo_set: SLOSet, objective: Objective, windows: Window
     return rules
 
 
-def _value_window(objective: Objective, windows: Windows) -> str:
-    return windows.growth_window if isinstance(objective.sli, MemoryGrowthSLI) else windows.threshold_window
-
-
 def threshold_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
     """<Name>High above objective.max, <Name>Low under objective.min; key objectives page."""
     ids = slo_labels(slo_set, objective)
-    window = _value_window(objective, windows)
+    window = windows.value_window(objective.sli)
     value = _id_selector(c.RULE_SLI_VALUE.format(window=window), ids)
-    for_ = windows.growth_for if isinstance(objective.sli, MemoryGrowthSLI) else windows.threshold_for
     severity = c.SEVERITY_PAGE if objective.key else c.SEVERITY_TICKET
     guard = _guard(slo_set, objective, ids, window) if isinstance(objective.sli, LatencySLI) else None
     rules = []
@@ -407,64 +286,50 @@ def threshold_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
         if guard is not None:
             condition = promql.both(condition, guard[0], ignoring=[c.LABEL_SLO_WINDOW])
             probes.append(guard[1])
-        rules.append(
-            Rule(
-                alert=alert_name(objective, suffix),
-                expr=condition,
-                for_=for_,
-                labels={**ids, c.LABEL_SEVERITY: severity},
-                annotations=_annotations(
-                    slo_set,
-                    objective,
-                    f"{objective.name}{_by_text(objective)} is {words} {c.format_number(limit)}",
-                    f"Value {{{{ $value | humanize }}}} over {window}; objective {side} {c.format_number(limit)}.",
-                ),
-                probes=probes,
-            )
-        )
+        rules.append(_alert(
+            slo_set, objective, alert_name(objective, suffix), severity, expr=condition,
+            summary=f"{objective.name}{_by_text(objective)} is {words} {c.format_number(limit)}",
+            description=f"Value {{{{ $value | humanize }}}} over {window}; objective {side} {c.format_number(limit)}.",
+            probes=probes, for_=windows.value_for(objective.sli),
+        ))
     return rules
 
 
 def service_alerts(slo_set: SLOSet, windows: Windows) -> list[Rule]:
     """Alerts of the metric contract itself: Rust-to-Python fallbacks, scrape target down or absent."""
-    service = {c.LABEL_SLO_SERVICE: slo_set.service}
     prefix = _camel(slo_set.service)
     fallbacks = promql.counter_rate_by(
         c.FALLBACKS, slo_set.selector, (c.LABEL_FEATURE, c.LABEL_ERROR_TYPE), windows.threshold_window
     )
     up = promql.series("up", slo_set.selector)
     return [
-        Rule(
-            alert=f"{prefix}RustFallbacks",
-            expr=promql.compare(fallbacks, ">", 0),
-            for_=windows.threshold_for,
-            labels={**service, c.LABEL_SEVERITY: c.SEVERITY_TICKET},
-            annotations=_annotations(
-                slo_set, None,
-                "The Rust path of {{ $labels.feature }} falls back to Python ({{ $labels.error_type }})",
-                f"{{{{ $value | humanize }}}} fallbacks/s over {windows.threshold_window}: the Rust path is failing.",
-            ),
-            probes=[fallbacks],
+        _alert(
+            slo_set, None, f"{prefix}RustFallbacks", c.SEVERITY_TICKET, expr=promql.compare(fallbacks, ">", 0),
+            summary="The Rust path of {{ $labels.feature }} falls back to Python ({{ $labels.error_type }})",
+            description=f"{{{{ $value | humanize }}}} fallbacks/s over {windows.threshold_window}: "
+                        "the Rust path is failing.",
+            probes=[fallbacks], for_=windows.threshold_for,
         ),
-        Rule(
-            alert=f"{prefix}TargetDown",
-            expr=promql.compare(up, "==", 0),
-            for_=windows.target_for,
-            labels={**service, c.LABEL_SEVERITY: c.SEVERITY_PAGE},
-            annotations=_annotations(slo_set, None, "{{ $labels.instance }} is down",
-                                     f"Prometheus cannot scrape {up}."),
-            probes=[up],
+        _alert(
+            slo_set, None, f"{prefix}TargetDown", c.SEVERITY_PAGE, expr=promql.compare(up, "==", 0),
+            summary="{{ $labels.instance }} is down", description=f"Prometheus cannot scrape {up}.",
+            probes=[up], for_=windows.target_for,
         ),
-        Rule(
-            alert=f"{prefix}TargetAbsent",
-            expr=promql.absent_series(up),
-            for_=windows.target_for,
-            labels={**service, c.LABEL_SEVERITY: c.SEVERITY_PAGE},
-            annotations=_annotations(slo_set, None, f"No {slo_set.service} target is scraped",
-                                     f"{up} is absent: no target is configured or discovered."),
-            probes=[up],
+        _alert(
+            slo_set, None, f"{prefix}TargetAbsent", c.SEVERITY_PAGE, expr=promql.absent_series(up),
+            summary=f"No {slo_set.service} target is scraped",
+            description=f"{up} is absent: no target is configured or discovered.",
+            probes=[up], for_=windows.target_for,
         ),
     ]
+
+
+def _alert(slo_set: SLOSet, objective: Objective | None, name: str, severity: str, *, expr: str, summary: str,
+           description: str, probes: list[str], for_: Duration | None = None) -> Rule:
+    """An alert of one objective (None: of the whole service), labelled with its ids and severity."""
+    ids = slo_labels(slo_set, objective) if objective is not None else {c.LABEL_SLO_SERVICE: slo_set.service}
+    return Rule(alert=name, expr=expr, for_=for_, labels={**ids, c.LABEL_SEVERITY: severity},
+                annotations=_annotations(slo_set, objective, summary, description), probes=probes)
 
 
 def alert_name(objective: Objective, suffix: str) -> str:
@@ -480,90 +345,32 @@ def _by_text(objective: Objective) -> str:
 
 
 def _annotations(slo_set: SLOSet, objective: Objective | None, summary: str, description: str) -> dict[str, str]:
-    from sloguard.dashboards import OVERVIEW, uid
-
     out = {"summary": summary, "description": description}
     if slo_set.alerting.runbook_url:
         anchor = f"#{objective.name}" if objective is not None else ""
         out["runbook_url"] = slo_set.alerting.runbook_url + anchor
     base = slo_set.alerting.dashboard_url or c.DEFAULT_GRAFANA_URL
-    out["dashboard"] = f"{base}/d/{uid(slo_set.service, OVERVIEW)}"
+    out["dashboard"] = f"{base}/d/{generated.dashboard_uid(slo_set.service, generated.OVERVIEW)}"
     return out
 
 
-# ---- output ------------------------------------------------------------------------------------
+# ---- the rules file ----------------------------------------------------------------------------
 
 
 def header(slo_set: SLOSet, windows: Windows) -> str:
-    source = Path(slo_set.source).name if slo_set.source else "spec"
-    return (
-        f"# {c.GENERATED_HEADER}.\n"
-        f"# Source: {source} (service {slo_set.service}); burn-rate windows: {windows.name} v{windows.version}.\n"
-        f"# Regenerate with `sloguard rules generate`; `sloguard rules check` fails when this file drifts.\n"
+    return generated.header(
+        f"Source: {generated.source_name(slo_set)} (service {slo_set.service}); "
+        f"burn-rate windows: {windows.name} v{windows.version}.",
+        "Regenerate with `sloguard rules generate`; `sloguard rules check` fails when this file drifts.",
     )
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style for nested mappings; long expressions stay on one line."""
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=100000)
 
 
 def render(slo_set: SLOSet, rule_set: RuleSet) -> str:
     """The rules file: the header, then Prometheus' groups document."""
     body = {"groups": [{"name": g.name, "rules": [r.to_yaml() for r in g.rules]} for g in rule_set.groups]}
-    return header(slo_set, rule_set.windows) + dump_yaml(body)
+    return header(slo_set, rule_set.windows) + generated.dump_yaml(body)
 
 
 def output_files(slo_set: SLOSet, windows: Windows) -> dict[str, str]:
     """File name -> content of everything `rules generate` writes."""
     return {f"{slo_set.service}.rules.yml": render(slo_set, generate(slo_set, windows))}
-
-
-def windows_for(slo_set: SLOSet, override: str | None) -> Windows:
-    """The windows file named on the command line, else the spec's, else the built-in default."""
-    return load_windows(resolve_windows(override or slo_set.alerting.windows, slo_set.source))
-
-
-# ---- generate and check on disk ----------------------------------------------------------------
-
-
-def write_files(files: dict[str, str], directory: Path) -> list[Path]:
-    written = []
-    for name, text in files.items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def drift(files: dict[str, str], directory: Path, pattern: str = "", context: int = 2, max_lines: int = 40
-          ) -> list[str]:
-    """A diff summary per file that differs from what would be generated; empty when all match.
-
-    Files matching `pattern` that the spec no longer generates (a renamed service) count as drift too.
-    """
-    problems = [
-        f"{path}: not generated by this spec (remove it)"
-        for path in sorted(directory.glob(pattern) if pattern and directory.is_dir() else [])
-        if path.relative_to(directory).as_posix() not in files
-    ]
-    for name, expected in files.items():
-        path = directory / name
-        if not path.exists():
-            problems.append(f"{path}: missing (run the generate command)")
-            continue
-        actual = path.read_text(encoding="utf-8")
-        if actual == expected:
-            continue
-        diff = list(difflib.unified_diff(actual.splitlines(), expected.splitlines(), f"{path} (committed)",
-                                         f"{path} (generated)", n=context, lineterm=""))
-        changed = sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
-        shown = diff[:max_lines] + ([f"... {len(diff) - max_lines} more diff lines"] if len(diff) > max_lines else [])
-        problems.append(f"{path}: differs ({changed} lines)\n" + "\n".join(shown))
-    return problems
-

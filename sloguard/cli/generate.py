@@ -35,7 +35,7 @@ def _files(spec_file: str, windows: str | None, build: Build) -> dict[str, str]:
 
 def _generate(spec_file: str, output_dir: str, windows: str | None, build: Build) -> None:
     """Write what the spec generates and name every file written."""
-    from sloguard.rules import write_files
+    from sloguard.generated import write_files
 
     for path in write_files(_files(spec_file, windows, build), Path(output_dir)):
         click.echo(f"wrote {path}")
@@ -44,7 +44,7 @@ def _generate(spec_file: str, output_dir: str, windows: str | None, build: Build
 def _check(spec_file: str, directory: str, windows: str | None, build: Build, *, pattern: str, command: str,
            summary: Callable[[dict[str, str]], str]) -> None:
     """Exit 1 with a diff summary when the committed files differ from what the spec generates."""
-    from sloguard.rules import drift
+    from sloguard.generated import drift
 
     files = _files(spec_file, windows, build)
     problems = drift(files, Path(directory), pattern=pattern)
@@ -59,13 +59,14 @@ def _check(spec_file: str, directory: str, windows: str | None, build: Build, *,
 
 def _rule_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
     from sloguard import rules as rules_mod
+    from sloguard.spec.windows import windows_for
 
-    return rules_mod.output_files(slo_set, rules_mod.windows_for(slo_set, windows))
+    return rules_mod.output_files(slo_set, windows_for(slo_set, windows))
 
 
 def _dashboard_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
     from sloguard import dashboards as dashboards_mod
-    from sloguard.rules import windows_for
+    from sloguard.spec.windows import windows_for
 
     return dashboards_mod.output_files(slo_set, windows_for(slo_set, windows))
 
@@ -167,7 +168,7 @@ def import_group() -> None:
 
 
 def _import(kind: str, source: str, output: str | None) -> None:
-    from sloguard.spec import importers
+    from sloguard import importers
 
     try:
         text = Path(source).read_text(encoding="utf-8")
@@ -182,27 +183,22 @@ def _import(kind: str, source: str, output: str | None) -> None:
         click.echo(spec, nl=False)
 
 
-@import_group.command("openslo")
-@click.argument("source", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
-def import_openslo(source: str, output: str | None) -> None:
-    """Convert OpenSLO v1 SLO (and SLI) documents to a sloguard/v1 spec.
+def _import_command(kind: str, what: str) -> click.Command:
+    """`sloguard import KIND`: one command per format, alike but for the format's name and help."""
+
+    @import_group.command(kind, help=f"""Convert {what} to a sloguard/v1 spec.
 
     \b
     Example:
-      sloguard import openslo openslo.yaml -o sloguard.yaml
-    """
-    _import("openslo", source, output)
+      sloguard import {kind} {kind}.yaml -o sloguard.yaml
+    """)
+    @click.argument("source", type=click.Path(dir_okay=False))
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
+    def convert(source: str, output: str | None) -> None:
+        _import(kind, source, output)
+
+    return convert
 
 
-@import_group.command("sloth")
-@click.argument("source", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
-def import_sloth(source: str, output: str | None) -> None:
-    """Convert a Sloth prometheus/v1 spec to a sloguard/v1 spec.
-
-    \b
-    Example:
-      sloguard import sloth sloth.yaml -o sloguard.yaml
-    """
-    _import("sloth", source, output)
+import_openslo = _import_command("openslo", "OpenSLO v1 SLO (and SLI) documents")
+import_sloth = _import_command("sloth", "a Sloth prometheus/v1 spec")

@@ -90,6 +90,10 @@ class MemoryGrowthSLI:
     per_seconds: float
 
 
+# In a promql SLI's query, where the window goes (as a PromQL duration such as 600s).
+WINDOW_PLACEHOLDER = "{{window}}"
+
+
 @dataclass(frozen=True)
 class PromQLSLI:
     """A user query; {{window}} is replaced with the window as a PromQL duration."""

@@ -15,10 +15,10 @@ from pydantic.alias_generators import to_camel
 from sloguard.conventions import API_VERSION, SPEC_KIND, format_number
 from sloguard.durations import parse_duration
 from sloguard.spec import model
+from sloguard.spec.model import WINDOW_PLACEHOLDER
 from sloguard.spec.selector import is_label_name, is_metric_name, parse_selector
 
 SUPPORTED_VERSIONS = (API_VERSION,)
-WINDOW_PLACEHOLDER = "{{window}}"
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 

@@ -23,6 +23,7 @@ import yaml
 from sloguard import dashboards, rules
 from sloguard.conventions import BINARIES
 from sloguard.spec.loader import load_spec
+from sloguard.spec.windows import windows_for
 from tests.processes import find_binary, missing_binary_message
 from tests.rulestack import Load, query, stack_down, stack_up, url
 
@@ -90,7 +91,7 @@ def test_every_recording_rule_expression_and_recorded_series_has_data(live: dict
 
 def test_every_alert_evaluates_and_its_parts_have_data(live: dict[str, Any]) -> None:
     slo_set = load_spec(ROOT / "sloguard.yaml")
-    alerts = [r for r in rules.generate(slo_set, rules.windows_for(slo_set, None)).rules() if r.alert]
+    alerts = [r for r in rules.generate(slo_set, windows_for(slo_set, None)).rules() if r.alert]
     committed = {rule["alert"] for group in yaml.safe_load(RULES_FILE.read_text())["groups"]
                  for rule in group["rules"] if "alert" in rule}
     assert {a.alert for a in alerts} == committed
@@ -109,7 +110,7 @@ def test_every_alert_evaluates_and_its_parts_have_data(live: dict[str, Any]) -> 
 
 def test_every_dashboard_panel_query_has_data(live: dict[str, Any]) -> None:
     slo_set = load_spec(ROOT / "sloguard.yaml")
-    queries = dashboards.panel_queries(slo_set, rules.windows_for(slo_set, None))
+    queries = dashboards.panel_queries(slo_set, windows_for(slo_set, None))
     exprs = {f"{uid} / {title} / {expr}": expr.replace(dashboards.RATE, RATE_INTERVAL)
              for uid, title, expr in queries}
     assert len(exprs) >= 20

@@ -11,9 +11,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sloguard import dashboards, rules
+from sloguard import dashboards
 from sloguard.cli import cli
 from sloguard.spec.loader import load_spec
+from sloguard.spec.windows import windows_for
 from sloguard.stack import alertmanager_config
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ def test_promtool_check_rules_is_clean_on_everything_generated(promtool_bin: str
 def test_every_dashboard_query_parses(promtool_bin: str, tmp_path: Path) -> None:
     """Panel queries go through promtool's parser as recording rules ($__rate_interval as 5m)."""
     slo_set = load_spec(ROOT / "sloguard.yaml")
-    queries = dashboards.panel_queries(slo_set, rules.windows_for(slo_set, None))
+    queries = dashboards.panel_queries(slo_set, windows_for(slo_set, None))
     assert len(queries) >= 20
     group = {"name": "panels", "rules": [
         {"record": f"panel:q{i}", "expr": expr.replace(dashboards.RATE, "5m")} for i, (_, _, expr) in enumerate(queries)

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from sloguard import dashboards, rules
+from sloguard import dashboards
 from sloguard.spec.loader import load_spec
+from sloguard.spec.windows import windows_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def files():
     slo_set = load_spec(ROOT / "sloguard.yaml")
-    return dashboards.output_files(slo_set, rules.windows_for(slo_set, None))
+    return dashboards.output_files(slo_set, windows_for(slo_set, None))
 
 
 def test_four_dashboards_with_stable_uids_version_tags_and_datasource_variable() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sloguard import importers
 from sloguard.cli import cli
 from sloguard.errors import UsageError
-from sloguard.spec import importers
 from sloguard.spec.loader import load_spec, load_spec_text
 from sloguard.spec.model import Bound, ErrorRatioSLI, LatencyRatioSLI, Matcher, PromQLSLI
 

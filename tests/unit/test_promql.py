@@ -82,3 +82,35 @@ def test_selector_and_sli_matchers_are_merged_without_duplicates():
     sel = MetricSelector("req_total", (Matcher("job", "=", "sark"), Matcher("decision", "!=", "error")))
     q = queries(ThroughputSLI(sel))
     assert 'req_total{job="sark",decision!="error"}' in q.value
+
+
+def test_check_rules_and_panels_read_one_skeleton_per_kind():
+    """The per-second variant is the check's query with rate() for increase() (throughput: no division)."""
+    errors = MetricSelector("req_total", (Matcher("decision", "=", "error"),))
+    for sli in (LatencySLI("d", 0.95), LatencyRatioSLI("d", 0.005), ErrorRatioSLI(errors, MetricSelector("req_total")),
+                MemoryGrowthSLI(MetricSelector("rss"), 3600), PromQLSLI("sum(rate(x[{{window}}]))")):
+        obj = Objective(name="o", sli=sli, objective=Bound(max=1), by=("implementation",))
+        slo = SLOSet(name="s", service="sark", objectives=(obj,), selector=JOB)
+        check = promql.objective_queries(slo, obj, 300).value
+        assert promql.sli_value(slo, obj, "5m") == check.replace("increase(", "rate(").replace("[300s]", "[5m]")
+    obj = Objective(name="o", sli=ThroughputSLI(MetricSelector("req_total")), objective=Bound(max=1))
+    slo = SLOSet(name="s", service="sark", objectives=(obj,), selector=JOB)
+    assert promql.sli_value(slo, obj, "5m") == 'sum(rate(req_total{job="sark"}[5m]))'
+
+
+def test_ratio_slis_record_the_bad_share_and_others_have_none():
+    obj = Objective(name="o", sli=LatencyRatioSLI("d", 0.005), objective=Bound(min=0.9))
+    slo = SLOSet(name="s", service="sark", objectives=(obj,))
+    good, total = 'sum(rate(d_bucket{le="0.005"}[5m]))', "sum(rate(d_count[5m]))"
+    assert promql.sli_error_ratio(slo, obj, "5m") == f"({total} - {good}) / {total}"
+    latency = Objective(name="p", sli=LatencySLI("d", 0.95), objective=Bound(max=1))
+    with pytest.raises(TypeError, match="not a ratio SLI"):
+        promql.sli_error_ratio(slo, latency, "5m")
+    growth = Objective(name="g", sli=MemoryGrowthSLI(MetricSelector("rss"), 3600), objective=Bound(max=1))
+    assert promql.sli_events_rate(slo, growth, "5m") is None  # samples of a gauge are not events
+
+
+def test_an_absent_part_counts_as_zero_and_the_scrape_check_escapes_the_job():
+    assert promql.ratio_absent_as_zero("e", "t") == "(e or (0 * t)) / t"
+    assert promql.last_successful_scrape("sark") == 'timestamp(up{job="sark"} == 1)'
+    assert promql.last_successful_scrape('a"b') == 'timestamp(up{job="a\\"b"} == 1)'

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from sloguard import rules
 from sloguard.cli import cli
-from sloguard.errors import SpecError, UsageError
+from sloguard.errors import SpecError
+from sloguard.spec import windows as burn_windows
 from sloguard.spec.loader import load_spec, load_spec_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ ERRORS = """    - name: errs
 
 def generated(text: str, windows: Path | None = None) -> rules.RuleSet:
     slo_set = load_spec_text(text, "t.yaml")
-    return rules.generate(slo_set, rules.windows_for(slo_set, str(windows) if windows else None))
+    return rules.generate(slo_set, burn_windows.windows_for(slo_set, str(windows) if windows else None))
 
 
 def by_name(rule_set: rules.RuleSet) -> dict[str, list[rules.Rule]]:
@@ -51,7 +51,7 @@ def by_name(rule_set: rules.RuleSet) -> dict[str, list[rules.Rule]]:
 @pytest.mark.parametrize("name", sorted(p.stem.removeprefix("in-") for p in DATA.glob("in-*.yaml")))
 def test_golden_files(name: str) -> None:
     slo_set = load_spec(DATA / f"in-{name}.yaml")
-    text = rules.render(slo_set, rules.generate(slo_set, rules.windows_for(slo_set, None)))
+    text = rules.render(slo_set, rules.generate(slo_set, burn_windows.windows_for(slo_set, None)))
     golden = DATA / f"out-{name}.yml"
     if UPDATE:
         golden.write_text(text, encoding="utf-8")
@@ -138,50 +138,10 @@ def test_an_objective_without_budget_is_a_spec_error() -> None:
 
 def test_windows_file_changes_windows_and_is_named_in_the_header() -> None:
     slo_set = load_spec_text(spec(ERRORS), "t.yaml")
-    windows = rules.load_windows(FAST)
+    windows = burn_windows.load_windows(FAST)
     text = rules.render(slo_set, rules.generate(slo_set, windows))
     assert "burn-rate windows: fast v1" in text.splitlines()[1]
     assert "slo:sli_error:ratio_rate30s" in text and "slo:sli_error:ratio_rate1h" in text  # period 1h
-
-
-def test_windows_from_the_spec_resolve_relative_to_the_spec(tmp_path: Path) -> None:
-    (tmp_path / "w.yaml").write_text(FAST.read_text())
-    spec_file = tmp_path / "s.yaml"
-    spec_file.write_text(spec(ERRORS, "  alerting: {windows: w.yaml}\n"))
-    slo_set = load_spec(spec_file)
-    assert rules.windows_for(slo_set, None).name == "fast"
-    assert rules.windows_for(slo_set, "google").name == "google"
-
-
-@pytest.mark.parametrize(
-    ("mutate", "message"),
-    [
-        (lambda d: d.update(kind="Other"), "kind BurnRateWindows"),
-        (lambda d: d["page"].append({"long": "5m", "short": "1h", "factor": 2}), "short must be shorter"),
-        (lambda d: d["ticket"][0].update(long="1x"), "invalid duration"),
-        (lambda d: d.pop("threshold"), "threshold"),
-    ],
-)
-def test_bad_windows_files_name_the_file(tmp_path: Path, mutate, message: str) -> None:
-    doc = yaml.safe_load(FAST.read_text())
-    mutate(doc)
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    with pytest.raises(UsageError, match=message) as info:
-        rules.load_windows(path)
-    assert str(path) in str(info.value)
-
-
-def test_unknown_windows_name_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="not a built-in name"):
-        rules.resolve_windows("no-such-windows")
-
-
-def test_google_defaults_are_the_workbook_table() -> None:
-    windows = rules.load_windows(rules.resolve_windows("google"))
-    assert [(w.long, w.short, w.factor) for w in windows.page] == [("1h", "5m", 14.4), ("6h", "30m", 6.0)]
-    assert [(w.long, w.short, w.factor) for w in windows.ticket] == [("1d", "2h", 3.0), ("3d", "6h", 1.0)]
-    assert windows.period == "30d"
 
 
 def test_spec_alerting_is_optional_and_checked() -> None:

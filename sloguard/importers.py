@@ -13,9 +13,11 @@ from typing import Any
 
 import yaml
 
+from sloguard import promql
 from sloguard.conventions import API_VERSION, SPEC_KIND, format_number
 from sloguard.errors import UsageError
 from sloguard.spec.loader import load_spec_text
+from sloguard.spec.model import WINDOW_PLACEHOLDER
 from sloguard.spec.selector import parse_selector
 
 OPENSLO_VERSION = "openslo/v1"
@@ -133,15 +135,14 @@ def _openslo_objective(sli: dict[str, Any], target: dict[str, Any], where: str) 
             if _selector(bad) and _selector(total):
                 return {"sli": {"errorRatio": {"errors": bad, "total": total}},
                         "objective": {"max": float(format_number(1 - goal))}}
-            return _promql_ratio(f"sum(increase(({bad})[{{{{window}}}}])) / sum(increase(({total})[{{{{window}}}}]))",
-                                 goal, bad=True)
+            expr = promql.windowed_ratio(promql.parenthesised(bad), promql.parenthesised(total))
+            return _promql_ratio(expr, goal, bad=True)
         good = _prometheus_query(ratio.get("good"), where)
         latency = _latency_ratio(good, total)
         if latency is not None:
             return {"sli": {"latencyRatio": latency}, "objective": {"min": goal}}
         if _selector(good) and _selector(total):
-            expr = f"sum(increase({good}[{{{{window}}}}])) / sum(increase({total}[{{{{window}}}}]))"
-            return _promql_ratio(expr, goal, bad=False)
+            return _promql_ratio(promql.windowed_ratio(good, total), goal, bad=False)
         raise UsageError(f"{where}: only Prometheus selectors can be imported as ratio queries")
     if "thresholdMetric" in sli:
         query = _prometheus_query(sli["thresholdMetric"], where)
@@ -227,7 +228,7 @@ def _sloth_sli(sli: dict[str, Any], where: str) -> tuple[dict[str, Any], list[st
             total_by = [label.strip() for label in (total["by"] or "").split(",") if label.strip()]
             if by == total_by:
                 return {"errorRatio": {"errors": errors["sel"], "total": total["sel"]}}, by
-        return {"promql": {"query": f"({_window(error_query)}) / ({_window(total_query)})"}}, []
+        return {"promql": {"query": promql.quotient(_window(error_query), _window(total_query))}}, []
     if "raw" in sli:
         return {"promql": {"query": _window(str(sli["raw"].get("error_ratio_query", "")))}}, []
     raise UsageError(f"{where}: only events and raw SLIs can be imported (plugins have no PromQL to read)")
@@ -235,4 +236,4 @@ def _sloth_sli(sli: dict[str, Any], where: str) -> tuple[dict[str, Any], list[st
 
 def _window(query: str) -> str:
     """Sloth's {{.window}} is sloguard's {{window}}; line breaks fold to spaces."""
-    return _SLOTH_WINDOW.sub("{{window}}", " ".join(query.split()))
+    return _SLOTH_WINDOW.sub(WINDOW_PLACEHOLDER, " ".join(query.split()))
