@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 
 from sloguard import promql
-from sloguard.conventions import API_VERSION, SPEC_KIND, format_number
+from sloguard.conventions import API_VERSION, SPEC_KIND
 from sloguard.errors import UsageError
+from sloguard.numbers import format_number
 from sloguard.spec.loader import load_spec_text
 from sloguard.spec.model import WINDOW_PLACEHOLDER
 from sloguard.spec.selector import parse_selector

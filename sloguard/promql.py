@@ -18,6 +18,7 @@ from typing import Literal
 
 from sloguard import conventions as c
 from sloguard.durations import format_promql_duration
+from sloguard.numbers import format_number, le_spellings
 from sloguard.spec import model
 from sloguard.spec.model import WINDOW_PLACEHOLDER, Matcher, MetricSelector, Objective, SLOSet
 
@@ -57,7 +58,7 @@ def selector_text(selector: MetricSelector) -> str:
 
 def le_matcher(threshold: float) -> Matcher:
     """Match the bucket whose upper bound is `threshold`, however the exporter spells it."""
-    spellings = c.le_spellings(threshold)
+    spellings = le_spellings(threshold)
     if len(spellings) == 1:
         return Matcher("le", "=", spellings[0])
     return Matcher("le", "=~", "|".join(re.escape(s) for s in spellings))
@@ -240,7 +241,7 @@ def period_average(selector: str, period: str) -> str:
 
 
 def constant(value: float) -> str:
-    return f"vector({c.format_number(value)})"
+    return f"vector({format_number(value)})"
 
 
 def complement(expr: str) -> str:
@@ -254,7 +255,7 @@ def divide_on(left: str, right: str, on: Sequence[str]) -> str:
 
 
 def compare(expr: str, op: str, value: float) -> str:
-    return f"{expr} {op} {c.format_number(value)}"
+    return f"{expr} {op} {format_number(value)}"
 
 
 def both(*exprs: str, ignoring: Sequence[str] = ()) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from sloguard import conventions as c
 from sloguard import generated, promql
 from sloguard.errors import SpecError, UsageError
+from sloguard.numbers import format_number
 from sloguard.spec.model import ErrorRatioSLI, LatencyRatioSLI, LatencySLI, Objective, SLOSet
 from sloguard.spec.windows import Duration, Windows
 
@@ -94,7 +95,7 @@ def validate(slo_set: SLOSet, windows: Windows) -> None:
         if is_budget_objective(objective) and not 0 < error_budget(objective) < 1:
             raise SpecError(
                 f"{slo_set.source or 'spec'}: objectives {objective.name}: a target of "
-                f"{c.format_number(target_ratio(objective))} leaves no error budget to alert on"
+                f"{format_number(target_ratio(objective))} leaves no error budget to alert on"
             )
     if not windows.page and not windows.ticket:
         raise UsageError(f"{windows.source}: no page nor ticket windows")
@@ -205,7 +206,7 @@ def metadata_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> l
         Rule(
             record=c.RULE_SLO_INFO,
             expr=promql.constant(1),
-            labels={**ids, c.LABEL_SLO_OBJECTIVE: c.format_number(_clean(target_ratio(objective) * 100))},
+            labels={**ids, c.LABEL_SLO_OBJECTIVE: format_number(_clean(target_ratio(objective) * 100))},
         ),
     ]
 
@@ -231,13 +232,13 @@ def burn_rate_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
                 probes.append(guard[1])
             # Without sloth_window, the alert keeps one identity whichever pair fires (as Sloth does).
             conditions.append(promql.both(*(promql.drop_labels("max", [c.LABEL_SLO_WINDOW], p) for p in parts)))
-        pairs_text = ", ".join(f"{p.long}/{p.short} x{c.format_number(p.factor)}" for p in pairs)
+        pairs_text = ", ".join(f"{p.long}/{p.short} x{format_number(p.factor)}" for p in pairs)
         rules.append(_alert(
             slo_set, objective, alert_name(objective, "BudgetBurn"), severity,
             expr=conditions[0] if len(conditions) == 1 else promql.either(*conditions),
             summary=f"{objective.name}{_by_text(objective)} is burning its error budget too fast",
             description=f"Error ratio {{{{ $value | humanizePercentage }}}} over the long window; budget "
-                        f"{c.format_number(budget)} ({c.format_number(_clean(target_ratio(objective) * 100))} % "
+                        f"{format_number(budget)} ({format_number(_clean(target_ratio(objective) * 100))} % "
                         f"over {windows.period}); windows {pairs_text}.",
             probes=probes,
         ))
@@ -288,8 +289,8 @@ def threshold_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
             probes.append(guard[1])
         rules.append(_alert(
             slo_set, objective, alert_name(objective, suffix), severity, expr=condition,
-            summary=f"{objective.name}{_by_text(objective)} is {words} {c.format_number(limit)}",
-            description=f"Value {{{{ $value | humanize }}}} over {window}; objective {side} {c.format_number(limit)}.",
+            summary=f"{objective.name}{_by_text(objective)} is {words} {format_number(limit)}",
+            description=f"Value {{{{ $value | humanize }}}} over {window}; objective {side} {format_number(limit)}.",
             probes=probes, for_=windows.value_for(objective.sli),
         ))
     return rules

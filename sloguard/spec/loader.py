@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sloguard.conventions import SPEC_KIND, format_number
+from sloguard.conventions import SPEC_KIND
 from sloguard.errors import SpecError
+from sloguard.numbers import format_number
 from sloguard.spec import v1
 from sloguard.spec.model import SLOSet
 

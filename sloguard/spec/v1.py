@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from sloguard.conventions import API_VERSION, SPEC_KIND, format_number
+from sloguard.conventions import API_VERSION, SPEC_KIND
 from sloguard.durations import parse_duration
+from sloguard.numbers import format_number
 from sloguard.spec import model
 from sloguard.spec.model import WINDOW_PLACEHOLDER
 from sloguard.spec.selector import is_label_name, is_metric_name, parse_selector
