@@ -25,7 +25,7 @@ class ExitCode(IntEnum):
 EXIT_INTERRUPTED = 130
 
 
-# Metric contract (DESIGN.md): Prometheus names as exposed by the reference service.
+# Metric contract (docs/architecture.md): Prometheus names as exposed by the reference service.
 AUTHZ_DURATION = "sark_authz_duration_seconds"
 AUTHZ_REQUESTS = "sark_authz_requests_total"
 OPA_DURATION = "opa_evaluation_duration_seconds"
@@ -88,32 +88,6 @@ ENV_PROM_TOKEN = "SLOGUARD_PROMETHEUS_TOKEN"
 ENV_PROM_CA = "SLOGUARD_PROMETHEUS_CA"
 ENV_PROM_HEADERS = "SLOGUARD_PROMETHEUS_HEADERS"  # "X-Scope-OrgID=tenant,Other=v"
 
-
-def le_spellings(value: float) -> tuple[str, ...]:
-    """The ways an exporter may spell a bucket bound: le="0.005", le="1e-05", le="1.0" or le="1".
-
-    prometheus_client (which the OTel exporter uses) writes Python's repr ("1.0"),
-    Go exporters write "1"; a threshold matcher accepts both so it never silently
-    matches nothing.
-    """
-    if value == float("inf"):
-        return ("+Inf",)
-    text = repr(float(value))
-    if text.endswith(".0"):
-        return (text, text[:-2])
-    return (text,)
-
-
-def format_number(value: float) -> str:
-    """Print a threshold as a clean decimal (0.001, not 0.0009999999999999432)."""
-    if value == float("inf"):
-        return "+Inf"
-    if value == float("-inf"):
-        return "-Inf"
-    text = f"{value:.12g}"
-    if "e" in text:
-        text = f"{value:.12f}".rstrip("0").rstrip(".")
-    return text
 
 # Binaries of the embedded stack and the Debian packages that provide them.
 BINARIES = {

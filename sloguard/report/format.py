@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sloguard.conventions import format_number
+from sloguard.durations import iso as iso  # re-exported: the report writers stamp times with it
+from sloguard.numbers import format_number
 from sloguard.spec.model import (
     Bound,
     ErrorRatioSLI,
@@ -67,8 +66,3 @@ def format_period(seconds: float) -> str:
             count = int(seconds // size)
             return unit if count == 1 else f"{count} {unit}"
     return f"{format_number(seconds)} s"
-
-
-def iso(ts: float) -> str:
-    """RFC 3339 UTC with a Z, to the millisecond."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
