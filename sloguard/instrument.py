@@ -1,4 +1,4 @@
-"""OpenTelemetry instrumentation of SARK's authorization paths: DESIGN.md's metric contract.
+"""OpenTelemetry instrumentation of SARK's authorization paths: the metric contract of docs/architecture.md.
 
 SARK (or the reference service) builds one ``Instrumentation`` and records through
 pre-bound recorders, so the hot path never builds an attribute dict:
@@ -36,6 +36,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sloguard import conventions as c
+
+# OpenTelemetry and prometheus_client (the demo extra) are imported inside the methods that use them,
+# so that importing this module stays cheap until an Instrumentation is made.
 
 MODES = ("fast", "otel", "off")
 # The results each cache operation can have (a set never "hits").
@@ -405,23 +408,19 @@ class Instrumentation:
 
     def opa_error(self, implementation: str, error_type: str, amount: int = 1) -> None:
         """Count a failed policy evaluation."""
-        key = (implementation, error_type)
-        bound = self._opa_errors.get(key)
-        if bound is None:
-            bound = self._opa_errors[key] = self._counter(
-                c.OPA_ERRORS, {c.LABEL_IMPLEMENTATION: implementation, c.LABEL_ERROR_TYPE: error_type}
-            )
-        if amount:
-            bound.inc(amount)
+        self._count_error(self._opa_errors, c.OPA_ERRORS, c.LABEL_IMPLEMENTATION, implementation, error_type, amount)
 
     def fallback(self, feature: str, error_type: str, amount: int = 1) -> None:
         """Count a request that fell back from Rust to Python."""
-        key = (feature, error_type)
-        bound = self._fallbacks.get(key)
+        self._count_error(self._fallbacks, c.FALLBACKS, c.LABEL_FEATURE, feature, error_type, amount)
+
+    def _count_error(self, bound_series: dict[tuple[str, str], Any], counter: str, label: str, value: str,
+                     error_type: str, amount: int) -> None:
+        """Add to a counter by (label, error_type), binding its series on first use (errors are rare)."""
+        key = (value, error_type)
+        bound = bound_series.get(key)
         if bound is None:
-            bound = self._fallbacks[key] = self._counter(
-                c.FALLBACKS, {c.LABEL_FEATURE: feature, c.LABEL_ERROR_TYPE: error_type}
-            )
+            bound = bound_series[key] = self._counter(counter, {label: value, c.LABEL_ERROR_TYPE: error_type})
         if amount:
             bound.inc(amount)
 

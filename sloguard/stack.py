@@ -3,61 +3,48 @@
 `up` starts, as children on loopback with free ports: redis-server, the
 OPA-compatible policy server, the reference service, a webhook receiver,
 prometheus-alertmanager (routing to the receiver) and prometheus (scraping the
-service, loading alerts/, alerting to Alertmanager). DIR/stack.json records
-ports, URLs and pids; `down` stops exactly those pids.
+service, loading the alert rules, alerting to Alertmanager). DIR/stack.json
+(sloguard.stackstate) records ports, URLs and pids; `down` stops exactly those pids.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sloguard.conventions import API_VERSION, BINARIES, SCRAPE_JOB
-from sloguard.errors import SloguardError, UsageError
-from sloguard.processes import (
-    LOOPBACK,
-    free_port,
-    http_ok,
-    pid_alive,
-    port_in_use,
-    spawn,
-    stop_pid,
-    tail,
-    tcp_ok,
-    wait_until,
+from sloguard.conventions import BINARIES, DEMO_DEFAULT_ADMIN_TOKEN, SCRAPE_JOB
+from sloguard.errors import UsageError
+from sloguard.processes import LOOPBACK, free_port, pid_alive, port_in_use, spawn, stop_pid, tail, wait_until
+from sloguard.stackstate import (
+    STATE_FILE,
+    STOPPED_STATE_FILE,
+    Component,
+    StackError,
+    StackState,
+    read_state,
+    write_state,
 )
 
-STATE_FILE = "stack.json"
-# Shared with docker-compose.yml; resolved from the checkout this package runs from.
-SHARED_PROMETHEUS_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "prometheus.yml"
-SHARED_ALERTMANAGER_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "alertmanager.yml"
-STACK_KIND = "Stack"
+# Package data, so an installed wheel has them too; alerts/prometheus.yml and alerts/alertmanager.yml
+# are symbolic links to these files, which docker-compose.yml mounts as they are.
+_CONFIGS = files("sloguard") / "data" / "stack"
+SHARED_PROMETHEUS_CONFIG = _CONFIGS / "prometheus.yml"
+SHARED_ALERTMANAGER_CONFIG = _CONFIGS / "alertmanager.yml"
 HEALTH_TIMEOUT = 30.0
 # The order processes start in; `down` stops them in reverse.
 COMPONENTS = ("redis", "policy-server", "service", "receiver", "alertmanager", "prometheus")
-
-
-class StackError(SloguardError):
-    """The stack cannot start, or its state directory is unusable."""
-
-
-@dataclass
-class Component:
-    name: str
-    port: int
-    url: str
-    pid: int
-    log: str
-    argv: list[str]
+# The processes an authorization request passes through; a private target (load.procs) starts only these.
+SERVICE_COMPONENTS = ("redis", "policy-server", "service")
 
 
 @dataclass
@@ -67,9 +54,8 @@ class StackOptions:
     decision: str | None = None
     rollout: float | None = None
     rules: Sequence[Path] = ()
-    faults: Sequence[str] = ()
     ports: dict[str, int] = field(default_factory=dict)
-    admin_token: str = "sloguard-admin"
+    admin_token: str = DEMO_DEFAULT_ADMIN_TOKEN
     service_args: Sequence[str] = ()
 
 
@@ -91,37 +77,14 @@ def require_binary(key: str) -> str:
     return path
 
 
-def load_state(directory: Path) -> dict[str, object] | None:
-    path = directory / STATE_FILE
-    if not path.exists():
-        return None
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(state, dict) or not isinstance(state.get("components"), dict):
-            raise ValueError("no components")
-        return state
-    except (OSError, ValueError) as exc:
-        raise StackError(f"{path}: unreadable stack state ({exc}); remove it to start afresh") from None
-
-
-def components_of(state: dict[str, object]) -> dict[str, Component]:
-    raw = state["components"]
-    assert isinstance(raw, dict)
-    return {name: Component(**value) for name, value in raw.items()}
-
-
-def running_pids(state: dict[str, object]) -> list[tuple[str, int]]:
-    return [(c.name, c.pid) for c in components_of(state).values() if pid_alive(c.pid)]
-
-
-def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) -> dict[str, object]:
+def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) -> StackState:
     """Start every component, wait for each to be healthy, write stack.json."""
     directory = options.directory.resolve()
-    previous = load_state(directory)
+    previous = read_state(directory)
     if previous is not None:
-        alive = running_pids(previous)
+        alive = previous.alive()
         if alive:
-            names = ", ".join(f"{n} (pid {p})" for n, p in alive)
+            names = ", ".join(f"{c.name} (pid {c.pid})" for c in alive)
             raise StackError(f"a stack is already running in {directory}: {names}; run `sloguard stack down`")
         say(f"{directory / STATE_FILE} was stale (no process of it is running): starting afresh")
     binaries = {key: require_binary(key) for key in ("redis", "prometheus", "alertmanager")}
@@ -131,48 +94,45 @@ def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) ->
     started: dict[str, Component] = {}
     try:
         for name in COMPONENTS:
-            component = _start(name, options, directory, ports, binaries)
+            component = plan_component(name, options, ports, binaries, log_dir=directory / "logs")
             started[name] = component
-            _wait_healthy(component, directory)
+            start_component(component)
             say(f"{name:<14} pid {component.pid:<7} {component.url}")
     except BaseException:
         for component in reversed(list(started.values())):
-            stop_pid(component.pid)
+            if component.pid:
+                stop_pid(component.pid)
         raise
-    state: dict[str, object] = {
-        "apiVersion": API_VERSION,
-        "kind": STACK_KIND,
-        "directory": str(directory),
-        "startedAt": time.time(),
-        "adminToken": options.admin_token,
-        "components": {name: asdict(c) for name, c in started.items()},
-    }
-    (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    state = StackState(directory=directory, components=started, admin_token=options.admin_token,
+                       started_at=time.time())
+    write_state(state)
     return state
 
 
 def down(directory: Path) -> list[tuple[str, int, bool]]:
     """Stop exactly the pids of stack.json, last started first; (name, pid, was running)."""
-    state = load_state(directory.resolve())
-    if state is None:
-        raise UsageError(f"no stack in {directory} (no {STATE_FILE})")
+    state = _existing_state(directory)
     stopped = []
-    for component in reversed(list(components_of(state).values())):
+    for component in reversed(list(state.components.values())):
         stopped.append((component.name, component.pid, stop_pid(component.pid)))
-    (directory.resolve() / STATE_FILE).rename(directory.resolve() / "stack.stopped.json")
+    state.path.rename(state.directory / STOPPED_STATE_FILE)
     return stopped
 
 
 def status(directory: Path) -> list[ComponentStatus]:
     """Each component: is its pid running, does it answer its health check."""
-    state = load_state(directory.resolve())
+    result = []
+    for c in _existing_state(directory).components.values():
+        running = pid_alive(c.pid)
+        result.append(ComponentStatus(c.name, c.pid, running, running and c.healthy(), c.url))
+    return result
+
+
+def _existing_state(directory: Path) -> StackState:
+    state = read_state(directory.resolve())
     if state is None:
         raise UsageError(f"no stack in {directory} (no {STATE_FILE})")
-    result = []
-    for c in components_of(state).values():
-        running = pid_alive(c.pid)
-        result.append(ComponentStatus(c.name, c.pid, running, running and _healthy(c), c.url))
-    return result
+    return state
 
 
 def _choose_ports(fixed: dict[str, int]) -> dict[str, int]:
@@ -197,11 +157,12 @@ def _python_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "sloguard", *args]
 
 
-def _start(name: str, options: StackOptions, directory: Path, ports: dict[str, int],
-           binaries: dict[str, str]) -> Component:
+def plan_component(name: str, options: StackOptions, ports: Mapping[str, int], binaries: Mapping[str, str], *,
+                   log_dir: Path) -> Component:
+    """How one component starts (argv, port, URL, log), not started yet; writes the config files it reads."""
+    directory = options.directory.resolve()
     port = ports[name]
     base = f"http://{LOOPBACK}:{port}"
-    log = directory / "logs" / f"{name}.log"
     if name == "redis":
         argv = [binaries["redis"], "--port", str(port), "--bind", LOOPBACK, "--save", "",
                 "--appendonly", "no", "--dir", str(directory), "--protected-mode", "yes"]
@@ -246,39 +207,25 @@ def _start(name: str, options: StackOptions, directory: Path, ports: dict[str, i
         url = base
     else:  # pragma: no cover - COMPONENTS is closed
         raise AssertionError(name)
-    process = spawn(argv, log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    return Component(name, port, url, process.pid, str(log), argv)
+    return Component(name=name, port=port, url=url, log=log_dir / f"{name}.log", argv=argv)
 
 
-def _health_url(c: Component) -> str | None:
-    return {
-        "policy-server": f"{c.url}/health",
-        "service": f"{c.url}/ready",
-        "receiver": f"{c.url}/health",
-        "alertmanager": f"{c.url}/-/ready",
-        "prometheus": f"{c.url}/-/ready",
-    }.get(c.name)
-
-
-def _healthy(c: Component) -> bool:
-    url = _health_url(c)
-    return tcp_ok(c.port) if url is None else http_ok(url)
-
-
-def _wait_healthy(c: Component, directory: Path) -> None:
-    if wait_until(lambda: _healthy(c), timeout=HEALTH_TIMEOUT, alive=lambda: pid_alive(c.pid)):
+def start_component(c: Component, *, timeout: float = HEALTH_TIMEOUT) -> None:
+    """Spawn the component with its argv, set its pid, wait until it is healthy (StackError if not)."""
+    c.pid = spawn(c.argv, c.log, env={**os.environ, "PYTHONUNBUFFERED": "1"}).pid
+    if wait_until(c.healthy, timeout=timeout, alive=lambda: pid_alive(c.pid)):
         return
     died = not pid_alive(c.pid)
     stop_pid(c.pid)
-    reason = "exited" if died else f"was not healthy within {HEALTH_TIMEOUT:.0f} s"
-    hint = tail(Path(c.log))
+    reason = "exited" if died else f"was not healthy within {timeout:.0f} s"
+    hint = tail(c.log)
     if "address already in use" in hint.lower():
         reason = f"could not bind port {c.port} (address already in use)"
     raise StackError(f"{c.name} {reason}; log {c.log}: {hint}")
 
 
-def prometheus_config(ports: dict[str, int], rules: Sequence[Path], base: Path = SHARED_PROMETHEUS_CONFIG
-                      ) -> dict[str, Any]:
+def prometheus_config(ports: Mapping[str, int], rules: Sequence[Path],
+                      base: Traversable = SHARED_PROMETHEUS_CONFIG) -> dict[str, Any]:
     """The shared Prometheus config with this stack's loopback addresses and rule files."""
     try:
         config = yaml.safe_load(base.read_text(encoding="utf-8"))
@@ -292,7 +239,7 @@ def prometheus_config(ports: dict[str, int], rules: Sequence[Path], base: Path =
     return config
 
 
-def alertmanager_config(webhook_url: str, base: Path = SHARED_ALERTMANAGER_CONFIG, *, fast: bool = True
+def alertmanager_config(webhook_url: str, base: Traversable = SHARED_ALERTMANAGER_CONFIG, *, fast: bool = True
                         ) -> dict[str, Any]:
     """The shared Alertmanager config with every webhook pointed at this stack's receiver.
 
@@ -329,5 +276,9 @@ def parse_ports(items: Sequence[str]) -> dict[str, int]:
 
 
 def default_rules() -> list[Path]:
-    """The generated alert rules of this checkout, when there are any."""
+    """alerts/*.rules.yml of the current directory, like the default spec ./sloguard.yaml; none there, none loaded.
+
+    Alert rules are what `sloguard rules generate` writes from the spec; the stack runs
+    without them (`sloguard check` and the demo query the raw metrics).
+    """
     return sorted(Path("alerts").glob("*.rules.yml"))

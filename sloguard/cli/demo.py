@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -82,7 +81,10 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
               help="Keep this much memory per request, e.g. rust:64KiB.")
 @click.option("--inject-panics", multiple=True, metavar="FLAG:RATIO",
               help="Simulate Rust failures that fall back to Python, e.g. rust_opa:10%.")
-def demo_serve(**options: Any) -> None:
+def demo_serve(host: str, port: int, opa_url: str, redis_url: str, policies: str | None, decision: str,
+               rollout: float | None, rollout_rust_opa: float | None, rollout_rust_cache: float | None,
+               admin_token: str | None, secret: str | None, instrumentation: str, inject_latency: tuple[str, ...],
+               inject_errors: tuple[str, ...], inject_leak: tuple[str, ...], inject_panics: tuple[str, ...]) -> None:
     """Run the reference SARK service (Rust and Python decision paths, /metrics, /admin).
 
     \b
@@ -90,9 +92,17 @@ def demo_serve(**options: Any) -> None:
       sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 \\
         --redis-url redis://127.0.0.1:6379/0 --rollout 50 --inject-latency rust:20ms
     """
-    from sloguard.demo.app import run_service, settings_from_options
+    from sloguard.demo.app import ServiceSettings, rollout_percentages, run_service
+    from sloguard.demo.faults import Faults
 
-    run_service(settings_from_options(options))
+    rust_opa, rust_cache = rollout_percentages(rollout, rollout_rust_opa, rollout_rust_cache)
+    faults = Faults.from_flags(latency=inject_latency, errors=inject_errors, leak=inject_leak, panics=inject_panics)
+    # An empty --opa-url or --redis-url: the Python path has no policy server, or no Redis cache.
+    run_service(ServiceSettings(
+        host=host, port=port, opa_url=opa_url or None, redis_url=redis_url or None, policies=policies,
+        decision=decision or c.DEMO_DEFAULT_DECISION, rollout_rust_opa=rust_opa, rollout_rust_cache=rust_cache,
+        admin_token=admin_token, secret=secret, instrumentation=instrumentation or "fast", faults=faults,
+    ))  # fmt: skip
 
 
 @demo.command("policy-server")

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from sloguard.conventions import ExitCode
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 DEFAULT_STACK_DIR = ".sloguard/stack"
+
+
+def _dir_option(help_text: str | None = None) -> Callable[[F], F]:
+    """--dir, the stack's directory: the same option on up, down and status."""
+    return click.option("--dir", "directory", default=DEFAULT_STACK_DIR, show_default=True,
+                        type=click.Path(file_okay=False), help=help_text)
 
 
 @click.group()
@@ -23,8 +33,7 @@ def stack() -> None:
 
 
 @stack.command("up")
-@click.option("--dir", "directory", default=DEFAULT_STACK_DIR, show_default=True, type=click.Path(file_okay=False),
-              help="Run directory: stack.json, logs, TSDB, configs.")
+@_dir_option("Run directory: stack.json, logs, TSDB, configs.")
 @click.option("--policies", type=click.Path(file_okay=False, exists=True), help="Rego bundle directory.")
 @click.option("--decision", help="Decision path, e.g. data.sark.gateway.decision.")
 @click.option("--rollout", type=click.FloatRange(0, 100), help="Percent of users on the Rust path (both flags).")
@@ -51,7 +60,7 @@ def stack_up(directory: str, policies: str | None, decision: str | None, rollout
 
 
 @stack.command("down")
-@click.option("--dir", "directory", default=DEFAULT_STACK_DIR, show_default=True, type=click.Path(file_okay=False))
+@_dir_option()
 def stack_down(directory: str) -> None:
     """Stop exactly the processes recorded in DIR/stack.json.
 
@@ -66,7 +75,7 @@ def stack_down(directory: str) -> None:
 
 
 @stack.command("status")
-@click.option("--dir", "directory", default=DEFAULT_STACK_DIR, show_default=True, type=click.Path(file_okay=False))
+@_dir_option()
 def stack_status(directory: str) -> None:
     """Say which processes of the stack run and answer their health checks; exit 1 if any does not.
 

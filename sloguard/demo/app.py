@@ -23,9 +23,19 @@ from time import perf_counter
 from typing import Any
 
 from sloguard import conventions as c
+from sloguard.demo.cache import RedisCache, RustCache
+from sloguard.demo.decision import RequestError, parse_request
+from sloguard.demo.engine import PolicyEngine
 from sloguard.demo.faults import Faults
-from sloguard.errors import SloguardError
+from sloguard.demo.gateway import Gateway
+from sloguard.demo.opa_client import OpaClient
+from sloguard.demo.routing import Router
+from sloguard.demo.tokens import TokenError, TokenVerifier, admin_token_from_env
+from sloguard.errors import SloguardError, UsageError
+from sloguard.instrument import Instrumentation
 
+# starlette, uvicorn and prometheus_client are imported inside the functions that use them, so that
+# importing this module (the CLI does, for `sloguard demo serve`) loads them only when the service runs.
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -57,28 +67,17 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 def create_app(settings: ServiceSettings, engine: Any = None, instrumentation: Any = None) -> Any:
     """The Starlette app; ``engine`` (a PolicyEngine) may be passed in already loaded."""
-    import os
-
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
-
-    from sloguard.demo.cache import RedisCache, RustCache
-    from sloguard.demo.decision import RequestError, parse_request
-    from sloguard.demo.engine import PolicyEngine
-    from sloguard.demo.gateway import Gateway
-    from sloguard.demo.opa_client import OpaClient
-    from sloguard.demo.routing import Router
-    from sloguard.demo.tokens import TokenError, TokenVerifier
-    from sloguard.instrument import Instrumentation
 
     if engine is None:
         engine = PolicyEngine.from_directory(settings.policies, settings.decision)
     # One event-loop thread records and exports, so the recorders need no locks.
     inst = instrumentation or Instrumentation(settings.instrumentation, thread_safe=False)
     verifier = TokenVerifier(settings.secret)
-    admin_token = settings.admin_token or os.environ.get(c.ENV_DEMO_ADMIN_TOKEN) or c.DEMO_DEFAULT_ADMIN_TOKEN
+    admin_token = admin_token_from_env(settings.admin_token)
     router = Router(settings.rollout_rust_opa, settings.rollout_rust_cache, settings.rust_enabled)
     state: dict[str, Gateway] = {}
 
@@ -210,32 +209,11 @@ def create_app(settings: ServiceSettings, engine: Any = None, instrumentation: A
     return app
 
 
-def settings_from_options(options: dict[str, Any]) -> ServiceSettings:
-    """ServiceSettings from `sloguard demo serve`'s options (faults parsed, rollout resolved)."""
-    from sloguard.demo.faults import parse_fault
-
-    faults = Faults()
-    for kind in ("latency", "errors", "leak", "panics"):
-        for spec in options.get(f"inject_{kind}") or ():
-            faults.set(kind, *parse_fault(kind, spec))
-    both = options.get("rollout")
+def rollout_percentages(both: float | None, rust_opa: float | None, rust_cache: float | None
+                        ) -> tuple[float, float]:
+    """(rust_opa, rust_cache) percentages from --rollout (both flags) and the per-flag options, default 50."""
     default = 50.0 if both is None else float(both)
-    rust_opa = options.get("rollout_rust_opa")
-    rust_cache = options.get("rollout_rust_cache")
-    return ServiceSettings(
-        host=options.get("host", "127.0.0.1"),
-        port=int(options.get("port", c.DEMO_DEFAULT_PORT)),
-        opa_url=options.get("opa_url") or None,
-        redis_url=options.get("redis_url") or None,
-        policies=options.get("policies"),
-        decision=options.get("decision") or c.DEMO_DEFAULT_DECISION,
-        rollout_rust_opa=default if rust_opa is None else float(rust_opa),
-        rollout_rust_cache=default if rust_cache is None else float(rust_cache),
-        admin_token=options.get("admin_token"),
-        secret=options.get("secret"),
-        instrumentation=options.get("instrumentation") or "fast",
-        faults=faults,
-    )
+    return (default if rust_opa is None else float(rust_opa), default if rust_cache is None else float(rust_cache))
 
 
 def run_service(settings: ServiceSettings) -> None:
@@ -244,8 +222,6 @@ def run_service(settings: ServiceSettings) -> None:
     One worker keeps /metrics a single registry and RSS a single process, which is what the
     SLOs (throughput, memory growth) are about.
     """
-    from sloguard.demo.engine import PolicyEngine
-
     engine = PolicyEngine.from_directory(settings.policies, settings.decision)
     app = create_app(settings, engine=engine)
     router = app.state.router
@@ -262,8 +238,6 @@ def run_service(settings: ServiceSettings) -> None:
 def serve(app: Any, host: str, port: int) -> None:
     """Run uvicorn with uvloop and httptools, no access log."""
     import uvicorn
-
-    from sloguard.errors import UsageError
 
     config = uvicorn.Config(
         app,

@@ -11,6 +11,8 @@ from typing import Any
 
 from sloguard.demo.decision import Decision
 
+# cachebox and redis are imported inside the caches that use them: the demo extra installs them.
+
 
 class CacheUnavailable(Exception):
     """The cache could not be reached; the request bypasses it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,16 @@ class Faults:
             table[target] = int(value) if kind == "leak" else float(value)
         else:
             table.pop(target, None)
+
+    @classmethod
+    def from_flags(cls, *, latency: Sequence[str] = (), errors: Sequence[str] = (), leak: Sequence[str] = (),
+                   panics: Sequence[str] = ()) -> Faults:
+        """The faults of `sloguard demo serve --inject-latency rust:20ms --inject-errors python:5%` and so on."""
+        faults = cls()
+        for kind, specs in (("latency", latency), ("errors", errors), ("leak", leak), ("panics", panics)):
+            for spec in specs:
+                faults.set(kind, *parse_fault(kind, spec))
+        return faults
 
     def update(self, document: Any) -> None:
         """Apply {"latency": {"rust": "20ms"}, "errors": {"python": "5%"}, ...} (values parsed like the CLI's)."""

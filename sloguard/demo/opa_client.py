@@ -8,6 +8,8 @@ from typing import Any
 from sloguard import conventions as c
 from sloguard.demo.engine import PolicyError, decision_rule
 
+# aiohttp is imported where a session is made: the demo extra installs it.
+
 
 def data_url_path(decision: str) -> str:
     """``data.sark.gateway.decision`` -> ``/v1/data/sark/gateway/decision``."""

@@ -13,11 +13,14 @@ Errors use OPA's shape: {"code": "internal_error" | "invalid_parameter", "messag
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
+from sloguard.demo.app import serve
 from sloguard.demo.engine import PolicyEngine, PolicyError
 from sloguard.errors import SloguardError
 
+# starlette is imported inside the functions that use it, loaded only when the server runs.
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -83,10 +86,6 @@ def create_policy_app(engine: PolicyEngine) -> Any:
 
 def run_policy_server(host: str, port: int, policies: str | None, decision: str) -> None:
     """Load a bundle and serve it (one uvicorn worker, like OPA's single process)."""
-    import sys
-
-    from sloguard.demo.app import serve
-
     engine = PolicyEngine.from_directory(policies, decision)
     print(f"sloguard demo policy-server: http://{host}:{port} ({len(engine.policies)} policies)", file=sys.stderr,
           flush=True)  # fmt: skip

@@ -10,6 +10,8 @@ from sloguard import conventions as c
 from sloguard.demo.decision import Identity
 from sloguard.errors import UsageError
 
+# jwt and cachebox are imported where tokens are made or verified: the demo extra installs them.
+
 ALGORITHM = "HS256"
 
 
@@ -20,6 +22,11 @@ class TokenError(Exception):
 def secret_from_env(secret: str | None = None) -> str:
     """The signing key: the argument, else $SLOGUARD_DEMO_SECRET, else the documented dev default."""
     return secret or os.environ.get(c.ENV_DEMO_SECRET) or c.DEMO_DEFAULT_SECRET
+
+
+def admin_token_from_env(token: str | None = None) -> str:
+    """The admin API's bearer token: the argument, else $SLOGUARD_DEMO_ADMIN_TOKEN, else the documented dev default."""
+    return token or os.environ.get(c.ENV_DEMO_ADMIN_TOKEN) or c.DEMO_DEFAULT_ADMIN_TOKEN
 
 
 def issue_token(user: str, roles: list[str], tenant: str, *, secret: str | None = None, ttl: float = 86_400) -> str:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from sloguard import conventions as c
 from sloguard.errors import BackendError, UsageError
 
+# psutil (the load extra) is imported inside the one function that needs it: only soak without --pid uses it.
+
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -59,10 +61,6 @@ def require_healthy(url: str) -> None:
     problem = health_problem(url)
     if problem:
         raise BackendError(problem)
-
-
-def admin_token(explicit: str | None = None) -> str:
-    return explicit or os.environ.get(c.ENV_DEMO_ADMIN_TOKEN) or c.DEMO_DEFAULT_ADMIN_TOKEN
 
 
 def admin_request(url: str, method: str, path: str, token: str, body: Any = None,

@@ -1,0 +1,148 @@
+"""DIR/stack.json: the embedded stack's processes as typed objects, their health, the file's one reader and writer.
+
+`sloguard stack up` writes it; `stack status|down`, `load --stack`, `stress --recovery`
+and the demo read it; a restart by `stress --recovery` writes the new pid back, so
+`stack down` still stops exactly what runs. It holds the admin token: mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sloguard.conventions import API_VERSION, DEMO_DEFAULT_ADMIN_TOKEN
+from sloguard.errors import SloguardError
+from sloguard.processes import http_ok, pid_alive, tcp_ok
+
+STATE_FILE = "stack.json"
+STOPPED_STATE_FILE = "stack.stopped.json"  # what `stack down` renames stack.json to
+STACK_KIND = "Stack"
+# Redis speaks no HTTP: its open port is its health.
+_PORT_ONLY = frozenset({"redis"})
+# Any other name is a reference-service process (the stack's or a replica of `load ab`): its readiness.
+_HEALTH_PATHS = {"policy-server": "/health", "receiver": "/health", "alertmanager": "/-/ready",
+                 "prometheus": "/-/ready"}
+_SERVICE_HEALTH_PATH = "/ready"
+
+
+class StackError(SloguardError):
+    """The stack cannot start, or its state directory is unusable."""
+
+
+@dataclass(kw_only=True)
+class Component:
+    """One process of the stack: how it was started, where it listens and logs, its pid (0: not started)."""
+
+    name: str
+    port: int
+    url: str
+    pid: int = 0
+    log: Path
+    argv: list[str]
+
+    def health_url(self) -> str | None:
+        """The URL that answers 2xx when the process is ready; None when an open port is all it has."""
+        if self.name in _PORT_ONLY:
+            return None
+        return self.url + _HEALTH_PATHS.get(self.name, _SERVICE_HEALTH_PATH)
+
+    def healthy(self) -> bool:
+        url = self.health_url()
+        return tcp_ok(self.port) if url is None else http_ok(url)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "port": self.port, "url": self.url, "pid": self.pid, "log": str(self.log),
+                "argv": list(self.argv)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Component:
+        """A component of stack.json; KeyError, TypeError or ValueError when it is not one."""
+        if not isinstance(raw, dict) or not isinstance(raw["argv"], list):
+            raise TypeError("a component is an object with name, port, url, pid, log and argv")
+        return cls(name=str(raw["name"]), port=int(raw["port"]), url=str(raw["url"]), pid=int(raw["pid"]),
+                   log=Path(raw["log"]), argv=[str(arg) for arg in raw["argv"]])
+
+
+@dataclass
+class StackState:
+    """The whole of stack.json: where the stack lives, when it started, its admin token, its processes."""
+
+    directory: Path
+    components: dict[str, Component]
+    admin_token: str = DEMO_DEFAULT_ADMIN_TOKEN
+    started_at: float | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    def alive(self) -> list[Component]:
+        """The components whose pid still runs."""
+        return [component for component in self.components.values() if pid_alive(component.pid)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": STACK_KIND,
+            "directory": str(self.directory),
+            "startedAt": self.started_at,
+            "adminToken": self.admin_token,
+            "components": {name: component.to_json() for name, component in self.components.items()},
+        }
+
+
+def read_state(directory: Path) -> StackState | None:
+    """DIR/stack.json, or None when there is none; StackError when it is not a stack state."""
+    path = directory / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not isinstance(raw.get("components"), dict):
+            raise ValueError("no components")
+        components = {name: Component.from_json(value) for name, value in raw["components"].items()}
+        started = raw.get("startedAt")
+        return StackState(
+            directory=directory.resolve(), components=components,
+            admin_token=str(raw.get("adminToken") or _token_in_argv(components.get("service"))),
+            started_at=None if started is None else float(started),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StackError(f"{path}: unreadable stack state ({exc}); remove it to start afresh") from None
+
+
+def write_state(state: StackState) -> Path:
+    """Write stack.json atomically (a reader never sees half a file), readable by this user only."""
+    state.directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=state.directory, prefix=f".{STATE_FILE}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(state.to_json(), indent=2) + "\n")
+        os.replace(tmp, state.path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return state.path
+
+
+def record_pid(directory: Path, name: str, pid: int) -> None:
+    """A restarted component's new pid, written back into DIR/stack.json."""
+    state = read_state(directory)
+    if state is None:
+        raise StackError(f"{directory / STATE_FILE}: gone while the stack was in use")
+    state.components[name].pid = pid
+    write_state(state)
+
+
+def _token_in_argv(service: Component | None) -> str:
+    """The --admin-token the service was started with (a stack.json written by hand may lack adminToken)."""
+    argv = service.argv if service is not None else []
+    if "--admin-token" in argv[:-1]:
+        return argv[argv.index("--admin-token") + 1]
+    return DEMO_DEFAULT_ADMIN_TOKEN
