@@ -1,37 +1,27 @@
 """Baselines: `sloguard baseline save` and the relative criteria of `sloguard check --baseline`.
 
 A baseline stores a run's check report values and, when the run recorded them, its raw
-latencies per implementation. `check --baseline` then asks, per implementation, whether
-p95 grew more than the allowance, with the statistics of sloguard.compare when the
-current run has raw latencies too; with only report values on one side the test is a
-bare ratio and the output says so.
+latencies per implementation (the document itself is made and read by sloguard.sources).
+`check --baseline` then asks, per implementation, whether p95 grew more than the allowance,
+with the statistics of sloguard.compare when the current run has raw latencies too; with
+only report values on one side the test is a bare ratio and the output says so.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from sloguard.compare import (
-    CompareSettings,
-    Comparison,
-    MetricComparison,
-    Source,
-    compare_sources,
-    compare_values,
-    load_source,
-    make_baseline,
-    processes_of,
-    read_csv_samples,
-    run_document_near,
-)
-from sloguard.conventions import BASELINE_KIND, LABEL_IMPLEMENTATION, LATENCIES_CSV
+from sloguard import runs
+from sloguard.compare import CompareSettings, Comparison, MetricComparison, compare_sources, compare_values
+from sloguard.conventions import BASELINE_KIND, LABEL_IMPLEMENTATION
 from sloguard.errors import UsageError
-from sloguard.evaluate import CheckResult, Status
+from sloguard.evaluate import CheckResult
+from sloguard.sources import Source, load_source, make_baseline
+
+if TYPE_CHECKING:
+    from sloguard.sources import Sample
 
 # The relative criterion of the issue: p95 may not grow more than the allowance.
 BASELINE_QUANTILES = (0.95,)
@@ -41,20 +31,20 @@ def save(source: str, output: Path) -> dict[str, Any]:
     """Write a Baseline document from a check report, run.json or run directory."""
     doc = make_baseline(source, by=LABEL_IMPLEMENTATION)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    runs.write_json(output, doc, indent=1)
     return doc
 
 
 def current_source(result: CheckResult, run_file: str | None) -> Source:
     """This check's side: raw latencies next to --run's run.json (if any) and the verdicts' values."""
-    samples: dict[str, list[float]] = {}
+    samples: dict[str, Sample] = {}
     processes = 1
     if run_file:
-        csv_path = Path(run_file).parent / LATENCIES_CSV
+        csv_path = Path(run_file).parent / runs.LATENCIES_CSV
         if csv_path.exists():
-            samples = read_csv_samples(csv_path, by=LABEL_IMPLEMENTATION)
-        run = run_document_near(run_file)
-        processes = processes_of(run) if run else 1
+            samples = {g: s.values for g, s in runs.read_samples(csv_path, by=LABEL_IMPLEMENTATION).items()}
+        run = runs.find_run(run_file)
+        processes = run.processes if run else 1
     values = {}
     for v in result.verdicts:
         name = v.objective.name + (f" {{{v.group}}}" if v.group else "")
@@ -87,16 +77,3 @@ def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str |
     why = ("no raw latencies on both sides (give --run with a run directory holding latencies.csv, and a "
            "baseline saved from one): objective values compared as bare ratios, without a significance test")
     return Comparison(baseline.label, current.label, settings, tuple(metrics), (why,))
-
-
-def apply_baseline(result: CheckResult, baseline_file: str, run_file: str | None, max_regression: float,
-                   console: Console) -> CheckResult:
-    """The check result with the baseline comparison in its report and a failed gate failing the check."""
-    from sloguard.report import comparison as table
-
-    comparison = compare_to_baseline(result, baseline_file, run_file, max_regression)
-    table.render(comparison, console)
-    extra = dict(result.extra)
-    extra["baseline"] = comparison.to_document()
-    status = Status.FAIL if comparison.gate_fails else result.status
-    return dataclasses.replace(result, extra=extra, status=status)

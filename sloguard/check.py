@@ -1,21 +1,20 @@
-"""`sloguard check` end to end: window, spec, queries, verdicts, reports, exit code."""
+"""`sloguard check` end to end: spec, queries, verdicts, the baseline's criteria, reports, exit code."""
 
 from __future__ import annotations
 
-import json
-import time
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
 
+from sloguard.baseline import compare_to_baseline
 from sloguard.conventions import ExitCode
-from sloguard.durations import parse_duration
-from sloguard.errors import UsageError
 from sloguard.evaluate import CheckResult, Status, Window, evaluate
 from sloguard.prometheus import PrometheusClient, redact_url
+from sloguard.report import comparison as comparison_table
+from sloguard.report import json_report, junit, markdown, table
 from sloguard.spec.loader import load_spec
 
 FORMATS = ("table", "json", "junit", "markdown")
@@ -36,100 +35,6 @@ class CheckOptions:
     max_regression: float = 0.10
 
 
-def parse_time(text: str, *, now: float) -> float:
-    """Unix seconds, RFC 3339 ("2026-11-26T14:00:00Z") or "now"."""
-    text = text.strip()
-    if text == "now":
-        return now
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"cannot read time {text!r}: give unix seconds, RFC 3339 or 'now'") from None
-    if parsed.tzinfo is None:
-        raise UsageError(f"time {text!r} has no timezone: add Z or +00:00")
-    return parsed.timestamp()
-
-
-def resolve_window(
-    *, last: str | None, start: str | None, end: str | None, run: str | None, now: float | None = None
-) -> Window:
-    """The window from exactly one of --last, --start/--end or --run."""
-    now = time.time() if now is None else now
-    given = [name for name, v in (("--last", last), ("--start/--end", start or end), ("--run", run)) if v]
-    if len(given) != 1:
-        raise UsageError("give exactly one of --last, --start/--end or --run")
-    if last:
-        try:
-            seconds = parse_duration(last)
-        except ValueError as exc:
-            raise UsageError(f"--last {last!r}: {exc}") from None
-        window = Window(now - seconds, now)
-    elif run:
-        window = window_from_run(Path(run))
-    else:
-        if not (start and end):
-            raise UsageError("--start and --end go together")
-        window = Window(parse_time(start, now=now), parse_time(end, now=now))
-    if window.seconds <= 0:
-        raise UsageError("the window must end after it starts")
-    return window
-
-
-def window_from_run(path: Path) -> Window:
-    """The steady-state window a load run recorded in its run.json."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        raw = doc["window"]
-        now = time.time()
-        return Window(_time_value(raw["start"], now), _time_value(raw["end"], now))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such run file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: not a run.json with window.start and window.end ({exc})") from None
-
-
-def _time_value(value: object, now: float) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    return parse_time(str(value), now=now)
-
-
-def run_variables(path: Path) -> dict[str, float]:
-    """The spec variables a load run declares (its profile's slo_variables), e.g. minThroughput."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: unreadable run file ({exc})") from None
-    raw = doc.get("sloVariables") or {}
-    if not isinstance(raw, dict) or not all(isinstance(v, int | float) for v in raw.values()):
-        raise UsageError(f"{path}: sloVariables must map names to numbers")
-    return {str(k): float(v) for k, v in raw.items()}
-
-
-def parse_variables(items: Sequence[str]) -> dict[str, float]:
-    """--var NAME=NUMBER options."""
-    variables = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        try:
-            variables[name.strip()] = float(value)
-        except ValueError:
-            raise UsageError(f"--var {item!r}: write NAME=NUMBER") from None
-    return variables
-
-
-def parse_formats(text: str) -> list[str]:
-    formats = [f.strip() for f in text.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise UsageError(f"unknown format {','.join(unknown) or text!r}: choose from {','.join(FORMATS)}")
-    return formats
-
-
 def exit_code_for(result: CheckResult) -> ExitCode:
     return ExitCode.FAILED if result.status is Status.FAIL else ExitCode.PASS
 
@@ -141,19 +46,26 @@ def run_check(options: CheckOptions, console: Console) -> tuple[CheckResult, Exi
     with client:
         result = evaluate(slo_set, options.window, client.instant_query)
     if options.baseline:
-        from sloguard.baseline import apply_baseline
-
         result = apply_baseline(result, options.baseline, options.run_file, options.max_regression, console)
     code = exit_code_for(result)
     write_reports(result, code, options, client_url=redact_url(options.prometheus_url), console=console)
     return result, code
 
 
+def apply_baseline(result: CheckResult, baseline_file: str, run_file: str | None, max_regression: float,
+                   console: Console) -> CheckResult:
+    """The check result with the baseline comparison in its report and a failed gate failing the check."""
+    comparison = compare_to_baseline(result, baseline_file, run_file, max_regression)
+    comparison_table.render(comparison, console)
+    extra = dict(result.extra)
+    extra["baseline"] = comparison.to_document()
+    status = Status.FAIL if comparison.gate_fails else result.status
+    return dataclasses.replace(result, extra=extra, status=status)
+
+
 def write_reports(
     result: CheckResult, code: ExitCode, options: CheckOptions, *, client_url: str, console: Console
 ) -> list[Path]:
-    from sloguard.report import json_report, junit, markdown, table
-
     if "table" in options.formats:
         table.render(result, console)
     written: list[Path] = []

@@ -174,14 +174,8 @@ DEFAULT_GRAFANA_URL = "http://localhost:3000"
 # ---- compare, baselines, performance report (sloguard/compare.py, sloguard/report/html.py) ----
 COMPARISON_KIND = "Comparison"  # output of `sloguard compare`
 BASELINE_KIND = "Baseline"  # `sloguard baseline save`
-LATENCY_COLUMN = "latency_seconds"  # the raw latency CSV column loadgen writes
-LATENCIES_CSV = "latencies.csv"  # a run directory's raw per-request latencies
-CHECK_REPORT_JSON = "sloguard-report.json"  # a run directory's check report
-RUN_JSON = "run.json"  # a run directory's LoadRun document
-SEND_TIME_COLUMN = "intended_send_time"  # the raw latency CSV's send time (unix s): blocks of compare --block
-AB_ROLES = ("control", "experiment")  # `sloguard load ab`: the two run directories it writes, in this order
+CHECK_REPORT_JSON = "sloguard-report.json"  # a run directory's check report (the run's own files: sloguard.runs)
 INTERLEAVED_BLOCK_SECONDS = 10.0  # compare's default block for an interleaved pair (calibrate_compare.py)
 # compare's spread between processes of one build (sd of a log latency quantile), measured by
 # tests/benchmarks/calibrate_compare.py on 24 processes: Rust median 2.45 %, the largest, rounded up.
 DEFAULT_PROCESS_NOISE = 0.025
-TARGET_COLUMN = "target"  # `sloguard load ab` latencies.csv: the replica (base URL) that answered the row

@@ -20,10 +20,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sloguard.check import CheckOptions, run_check, run_variables, window_from_run
+from sloguard import runs
+from sloguard.check import CheckOptions, run_check
 from sloguard.conventions import SCRAPE_JOB, ExitCode
 from sloguard.errors import SloguardError, UsageError
 from sloguard.processes import wait_until
+from sloguard.promql import last_successful_scrape
 from sloguard.stack import StackOptions, default_rules, down, up
 
 FAULT_KINDS = ("latency", "errors", "leak")
@@ -69,9 +71,7 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
     console.rule("sloguard demo: starting the stack")
     state = up(StackOptions(directory=stack_dir, rollout=options.rollout, rules=default_rules(),
                             service_args=service_args), say=console.print)
-    components = state["components"]
-    assert isinstance(components, dict)
-    service, prometheus = components["service"]["url"], components["prometheus"]["url"]
+    service, prometheus = state.components["service"].url, state.components["prometheus"].url
     try:
         # Prometheus scrapes a new target first at a hash-chosen offset, up to a whole interval after
         # it starts. A window opening before that first scrape gets its first sample late, and
@@ -81,16 +81,16 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
         if not wait_until(lambda: _scraped_after(prometheus, 0.0), timeout=SCRAPE_WAIT_SECONDS, interval=0.5):
             raise SloguardError(f"Prometheus at {prometheus} did not scrape the service")
         console.rule(f"load: profile {options.profile}, {options.rollout:g}% of users on the Rust path")
-        _run_load(options, service, str(state["adminToken"]), run_dir)
-        run_file = run_dir / "run.json"
-        window = window_from_run(run_file)
+        _run_load(options, service, state.admin_token, run_dir)
+        run_file = runs.run_json(run_dir)
+        window = runs.read_window(run_file)
         console.print(f"waiting for Prometheus to scrape past the window's end ({window.end:.0f})", style="dim")
         if not wait_until(lambda: _scraped_after(prometheus, window.end), timeout=SCRAPE_WAIT_SECONDS, interval=1):
             raise SloguardError(f"Prometheus at {prometheus} did not scrape the service after the run ended")
         console.rule("check")
         check = CheckOptions(
             spec_file=options.spec_file, prometheus_url=prometheus, formats=REPORT_FORMATS, output_dir=report_dir,
-            window=window, variables=run_variables(run_file), run_file=str(run_file),
+            window=window, variables=runs.read_slo_variables(run_file), run_file=str(run_file),
         )
         _, code = run_check(check, console)
         _html_report(workdir, console)
@@ -118,13 +118,13 @@ def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Pat
     argv += list(options.extra_load_args)
     # A child process keeps Locust's gevent monkey-patching out of this one.
     result = subprocess.run(argv, check=False)
-    if result.returncode != 0 or not (run_dir / "run.json").exists():
+    if result.returncode != 0 or not runs.run_json(run_dir).exists():
         raise SloguardError(f"the load run failed (exit {result.returncode}); see the output above")
 
 
 def _scraped_after(prometheus: str, end: float) -> bool:
     # A successful scrape (up == 1): a failed one carries no samples of the service.
-    query = urllib.parse.urlencode({"query": f'timestamp(up{{job="{SCRAPE_JOB}"}} == 1)'})
+    query = urllib.parse.urlencode({"query": last_successful_scrape(SCRAPE_JOB)})
     try:
         with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
             result = json.load(response)["data"]["result"]

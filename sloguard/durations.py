@@ -1,8 +1,12 @@
-"""Prometheus-style durations ("90s", "1h30m", "500ms") to seconds and back to range selectors."""
+"""Prometheus-style durations ("90s", "1h30m", "500ms") to seconds and back; points in time as users write them."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sloguard.errors import UsageError
 
 # Units in the order Prometheus requires them (largest first), in milliseconds.
 _UNITS: tuple[tuple[str, int], ...] = (
@@ -71,3 +75,38 @@ def format_promql_duration(seconds: float) -> str:
 def _bad(text: str, why: str) -> str:
     shown = text if len(text) <= 40 else text[:37] + "..."
     return f"invalid duration {shown!r}: {why}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of time [start, end] in unix seconds: a check's, or the steady state a load run recorded."""
+
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def parse_time(text: str, *, now: float) -> float:
+    """Unix seconds, RFC 3339 ("2026-11-26T14:00:00Z") or "now"."""
+    text = text.strip()
+    if text == "now":
+        return now
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"cannot read time {text!r}: give unix seconds, RFC 3339 or 'now'") from None
+    if parsed.tzinfo is None:
+        raise UsageError(f"time {text!r} has no timezone: add Z or +00:00")
+    return parsed.timestamp()
+
+
+def iso(ts: float) -> str:
+    """RFC 3339 UTC with a Z, to the millisecond."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

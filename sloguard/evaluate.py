@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sloguard.conventions import MIN_GROWTH_SAMPLES
+from sloguard.durations import Window
 from sloguard.prometheus import Sample
 from sloguard.promql import ObjectiveQueries, objective_queries
 from sloguard.spec.model import MemoryGrowthSLI, NoData, Objective, PromQLSLI, SLOSet
@@ -33,18 +34,6 @@ class Status(StrEnum):
 # Keptn-style points per status; no_data scores as its noData policy says.
 _POINTS = {Status.PASS: 1.0, Status.WARN: 0.5, Status.FAIL: 0.0}
 _NO_DATA_AS = {NoData.PASS: Status.PASS, NoData.WARN: Status.WARN, NoData.FAIL: Status.FAIL}
-
-
-@dataclass(frozen=True)
-class Window:
-    """The check window [start, end] in unix seconds."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
 
 
 @dataclass(frozen=True)

@@ -349,3 +349,13 @@ def quotient(numerator: str, denominator: str) -> str:
 def last_successful_scrape(job: str) -> str:
     """When Prometheus last scraped `job` successfully (up == 1: a failed scrape carries no samples)."""
     return f"timestamp({series('up', [Matcher('job', '=', job)])} == 1)"
+
+
+# ---- compare from Prometheus (sloguard/sources.py) ---------------------------------------------
+
+
+def mean_latency_per_step(histogram: str, matchers: Iterable[Matcher], by: Sequence[str], step: str) -> str:
+    """increase(_sum[step]) / increase(_count[step]) per `by` group: the mean of each `step` interval."""
+    matchers = tuple(matchers)
+    return (f"{aggregate('sum', by, increase(series(histogram + '_sum', matchers), step))} / "
+            f"{aggregate('sum', by, increase(series(histogram + '_count', matchers), step))}")

@@ -1,4 +1,4 @@
-"""Series shaped like the reference SARK service (metric contract of DESIGN.md), healthy on both
+"""Series shaped like the reference SARK service (metric contract of docs/architecture.md), healthy on both
 paths, for checking the repository's sloguard.yaml against a backfilled Prometheus.
 
 Expected SLI values are computed here from the generated samples with plain arithmetic

@@ -63,10 +63,11 @@ def check(spec_file: str, prometheus_url: str, last: str | None, start: str | No
     """
     from rich.console import Console
 
-    from sloguard.check import CheckOptions, parse_formats, parse_variables, resolve_window, run_check, run_variables
-    from sloguard.compare import parse_fraction
+    from sloguard import runs
+    from sloguard.check import CheckOptions, run_check
+    from sloguard.cli.options import parse_formats, parse_fraction, parse_variables, resolve_window
 
-    spec_variables = run_variables(Path(run_file)) if run_file else {}
+    spec_variables = runs.read_slo_variables(Path(run_file)) if run_file else {}
     spec_variables.update(parse_variables(variables))
     options = CheckOptions(
         spec_file=spec_file,

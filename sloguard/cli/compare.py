@@ -9,6 +9,7 @@ import click
 
 from sloguard import conventions as c
 from sloguard.conventions import ExitCode
+from sloguard.runs.names import LATENCY_COLUMN
 
 
 @click.command()
@@ -18,7 +19,7 @@ from sloguard.conventions import ExitCode
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="One CSV holding both groups (needs --by).")
 @click.option("--by", help="Column that splits --csv into groups, e.g. implementation.")
 @click.option("--filter", "filters", multiple=True, metavar="COLUMN=VALUE", help="Keep only matching CSV rows.")
-@click.option("--column", default="latency_seconds", show_default=True, help="CSV column to compare.")
+@click.option("--column", default=LATENCY_COLUMN, show_default=True, help="CSV column to compare.")
 @click.option("--max-regression", default="10%", show_default=True,
               help="Exit 1 when the experiment is significantly slower and this much cannot be excluded.")
 @click.option("--alpha", type=click.FloatRange(0.0001, 0.5), default=0.01, show_default=True,
@@ -61,15 +62,10 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
 
     from rich.console import Console
 
-    from sloguard.compare import (
-        PROMETHEUS_MIN_INTERVALS,
-        CompareSettings,
-        build_comparison,
-        parse_filters,
-        parse_fraction,
-        parse_step,
-    )
+    from sloguard.cli.options import parse_filters, parse_fraction, parse_step
+    from sloguard.compare import CompareSettings, build_comparison
     from sloguard.report import comparison as out
+    from sloguard.sources import PROMETHEUS_MIN_INTERVALS
 
     if min_samples is None:
         min_samples = PROMETHEUS_MIN_INTERVALS if prometheus_url else CompareSettings.min_samples

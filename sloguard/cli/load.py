@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -71,7 +72,11 @@ def load() -> None:
               help="Admin token to apply the profile's rollout [env SLOGUARD_DEMO_ADMIN_TOKEN].")
 @click.option("--keep-rollout", is_flag=True, help="Leave the service's rollout split as it is.")
 @_load_common
-def load_run(profile: str, **options: Any) -> None:
+def load_run(profile: str, host: str | None, stack_dir: str | None, rate: float | None, duration: str | None,
+             warmup: str | None, open_loop: bool, workers: int, remote_workers: int, master_bind: str,
+             master_port: int | None, scale: float, output_dir: str, loadgen_dir: str | None,
+             admin_token: str | None, keep_rollout: bool, token_secret: str | None, allow_remote: bool,
+             progress: bool) -> None:
     """Run one load profile headless; writes run.json with the steady-state window.
 
     Ctrl-C stops early and still writes run.json (window so far) and the latencies.
@@ -84,9 +89,18 @@ def load_run(profile: str, **options: Any) -> None:
       sloguard load run quick --stack .sloguard/stack --output-dir runs/quick
     """
     from sloguard.load.commands import load_run as run
+    from sloguard.load.commands import require_remote_allowed, resolve_profile, target_from
+    from sloguard.load.run import LoadOptions
 
-    options["loadgen"] = options.pop("loadgen_dir")
-    sys.exit(run(profile_name=profile, **options))
+    url, token = target_from(host, stack_dir, admin_token, allow_remote)
+    require_remote_allowed(remote_workers, allow_remote)
+    chosen, directory = resolve_profile(profile, loadgen_dir, scale, rate=rate, duration=duration, warmup=warmup)
+    sys.exit(run(LoadOptions(
+        profile=chosen, host=url, output_dir=Path(output_dir), locustfile=directory / "locustfile.py",
+        open_loop=open_loop, workers=workers, remote_workers=remote_workers, master_bind=master_bind,
+        master_port=master_port, scale=scale, admin_token=token, keep_rollout=keep_rollout,
+        token_secret=token_secret, progress=progress,
+    )))  # fmt: skip
 
 
 @load.command("ab")
@@ -109,7 +123,10 @@ def load_run(profile: str, **options: Any) -> None:
               help="Admin token to apply the profile's rollout on both services [env SLOGUARD_DEMO_ADMIN_TOKEN].")
 @click.option("--keep-rollout", is_flag=True, help="Leave the services' rollout split as it is.")
 @_load_common
-def load_ab(profile: str, **options: Any) -> None:
+def load_ab(profile: str, control: tuple[str, ...], experiment: tuple[str, ...], rate: float | None,
+            duration: str | None, warmup: str | None, scale: float, output_dir: str, loadgen_dir: str | None,
+            admin_token: str | None, keep_rollout: bool, token_secret: str | None, allow_remote: bool,
+            progress: bool) -> None:
     """Run one profile against two builds at once, interleaved in time (open loop).
 
     Each side gets the profile's rate from one generator, the sides taking turns, so drift
@@ -125,10 +142,17 @@ def load_ab(profile: str, **options: Any) -> None:
           --experiment http://127.0.0.1:8011 --experiment http://127.0.0.1:8012 --experiment http://127.0.0.1:8013
       sloguard compare --control runs/ab/control --experiment runs/ab/experiment
     """
+    from sloguard.load.ab import ABOptions
     from sloguard.load.commands import load_ab as run
+    from sloguard.load.commands import resolve_profile
+    from sloguard.load.target import check_host
 
-    options["loadgen"] = options.pop("loadgen_dir")
-    sys.exit(run(profile_name=profile, **options))
+    targets = {"control": [check_host(url, allow_remote=allow_remote) for url in control],
+               "experiment": [check_host(url, allow_remote=allow_remote) for url in experiment]}  # fmt: skip
+    chosen, _ = resolve_profile(profile, loadgen_dir, scale, rate=rate, duration=duration, warmup=warmup)
+    sys.exit(run(ABOptions(profile=chosen, targets=targets, output_dir=Path(output_dir), scale=scale,
+                           admin_token=admin_token, keep_rollout=keep_rollout, token_secret=token_secret,
+                           progress=progress)))
 
 
 @load.command("profiles")
@@ -165,7 +189,9 @@ def load_profiles(loadgen_dir: str | None) -> None:
 @click.option("--loadgen-dir", "loadgen", envvar=c.ENV_LOADGEN_DIR, default=None,
               type=click.Path(file_okay=False), help="Directory with profiles.yaml.")
 @_load_common
-def soak(**options: Any) -> None:
+def soak(host: str | None, stack_dir: str | None, duration: str, sample: str, profile_name: str,
+         rate: float | None, warmup: str | None, pid: int | None, bound: str, scale: float, output_dir: str,
+         loadgen: str | None, token_secret: str | None, allow_remote: bool, progress: bool) -> None:
     """Steady load while sampling the target's RSS; fits growth per hour with a 95% CI.
 
     Exit 1 when the whole confidence interval lies above --bound (memory grows).
@@ -175,9 +201,15 @@ def soak(**options: Any) -> None:
       sloguard soak --host http://127.0.0.1:8000 --duration 24h --sample 5m
       sloguard soak --host http://127.0.0.1:8000 --duration 60s --sample 2s --bound 64MiB/h
     """
+    from sloguard.load.commands import resolve_profile, seconds, target_from
     from sloguard.load.commands import soak as run
+    from sloguard.load.soak import SoakOptions, parse_growth_bound
 
-    sys.exit(run(**options))
+    url, _ = target_from(host, stack_dir, None, allow_remote)
+    chosen, _ = resolve_profile(profile_name, loadgen, scale, rate=rate, warmup=warmup)
+    sys.exit(run(SoakOptions(profile=chosen, host=url, duration=seconds(duration, "--duration"),
+                             sample=seconds(sample, "--sample"), bound=parse_growth_bound(bound),
+                             output_dir=Path(output_dir), pid=pid, token_secret=token_secret, progress=progress)))
 
 
 @click.command()
@@ -205,7 +237,10 @@ def soak(**options: Any) -> None:
 @click.option("--output-dir", default="runs/stress", show_default=True, type=click.Path(file_okay=False),
               help="Where stress.json goes.")
 @_load_common
-def stress(**options: Any) -> None:
+def stress(host: str | None, user_class: str, start: float, step: float, max_rate: float, step_duration: str,
+           p95_max: float, error_max: float, require: float | None, recovery: str | None, stack_dir: str | None,
+           rate: float, outage: str, output_dir: str, token_secret: str | None, allow_remote: bool,
+           progress: bool) -> None:
     """Step an open-loop rate up until an SLO breaks; or time recovery from outages.
 
     \b
@@ -213,6 +248,20 @@ def stress(**options: Any) -> None:
       sloguard stress --host http://127.0.0.1:8000 --start 200 --step 200 --max 4000
       sloguard stress --recovery redis,policy-server --stack .sloguard/stack
     """
-    from sloguard.load.commands import stress as run
+    from sloguard.load.commands import recovery_dependencies, seconds, stress_recovery, stress_steps, target_from
+    from sloguard.load.stress import RecoveryOptions, StressOptions
 
-    sys.exit(run(**options))
+    step_seconds = seconds(step_duration, "--step-duration")
+    if recovery:
+        sys.exit(stress_recovery(
+            RecoveryOptions(recovery_dependencies(recovery), rate=rate, outage=seconds(outage, "--outage"),
+                            error_max=error_max),
+            stack_dir=stack_dir, host=host, allow_remote=allow_remote, user_class=user_class,
+            output_dir=Path(output_dir), token_secret=token_secret, progress=progress,
+        ))  # fmt: skip
+    url, _ = target_from(host, stack_dir, None, allow_remote)
+    sys.exit(stress_steps(StressOptions(
+        host=url, user_class=user_class, start_rate=start, step_rate=step, max_rate=max_rate,
+        step_duration=step_seconds, p95_max=p95_max, error_max=error_max, output_dir=Path(output_dir),
+        token_secret=token_secret, progress=progress,
+    ), require=require))  # fmt: skip

@@ -14,25 +14,26 @@ two runs' time blocks and allows for the replicas' spread.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from sloguard.conventions import AB_ROLES, LATENCIES_CSV, RUN_JSON, TARGET_COLUMN
+from sloguard import runs
+from sloguard.demo.tokens import admin_token_from_env
 from sloguard.errors import UsageError
+from sloguard.load.openloop import OpenLoopGenerator, Phase, run_interleaved
 from sloguard.load.profiles import Profile
-from sloguard.load.recorder import Counts, LatencyWriter, TaggedWriter
-from sloguard.load.run import (
-    SERVICE_POLL_SECONDS,
-    TIMELINE_FILE,
-    profile_rollout,
-    run_document,
-    write_json,
-    write_timeline,
-)
+from sloguard.load.progress import Progress
+from sloguard.load.recorder import Counts
+from sloguard.load.run import SERVICE_POLL_SECONDS, profile_rollout, run_document
+from sloguard.load.service_metrics import MetricsPoller
 from sloguard.load.target import require_healthy
+from sloguard.load.workload import WORKLOADS, http_source
+from sloguard.runs import AB_ROLES
 
 
 @dataclass
@@ -63,20 +64,12 @@ def check_targets(targets: dict[str, list[str]]) -> int:
 
 def run_ab(options: ABOptions) -> dict[str, dict[str, Any]]:
     """Run the profile against both sides; writes OUTPUT/control and OUTPUT/experiment, returns their run.json."""
-    from urllib.parse import urlsplit
-
-    from sloguard.load.openloop import OpenLoopGenerator, Phase, run_interleaved
-    from sloguard.load.progress import Progress
-    from sloguard.load.service_metrics import MetricsPoller
-    from sloguard.load.target import admin_token
-    from sloguard.load.workload import WORKLOADS, http_source
-
     profile = options.profile
     replicas = check_targets(options.targets)
     for role in AB_ROLES:
         for url in options.targets[role]:
             require_healthy(url)
-    token = admin_token(options.admin_token)
+    token = admin_token_from_env(options.admin_token)
     dirs = {role: options.output_dir / role for role in AB_ROLES}
     for directory in dirs.values():
         directory.mkdir(parents=True, exist_ok=True)
@@ -87,14 +80,15 @@ def run_ab(options: ABOptions) -> dict[str, dict[str, Any]]:
     pollers = {url: MetricsPoller(url, interval=SERVICE_POLL_SECONDS).start() for _, url in slots}
     progress = Progress(f"load ab {profile.name} ({options.targets['control'][0]})",
                         profile.warmup + profile.duration, enabled=options.progress)  # fmt: skip
-    writers = {role: LatencyWriter(dirs[role] / LATENCIES_CSV, extra_columns=(TARGET_COLUMN,)) for role in AB_ROLES}
+    writers = {role: runs.LatencyWriter(dirs[role] / runs.LATENCIES_CSV, extra_columns=(runs.TARGET_COLUMN,))
+               for role in AB_ROLES}  # fmt: skip
     generators = [
         # Each replica draws its own request stream (independent seeds): with one shared stream the
         # side that asks first would fill the shared Redis and the other would always hit it.
         OpenLoopGenerator(url, http_source(WORKLOADS[profile.user_class](secret=options.token_secret),
                                            urlsplit(url).netloc),
                           max_in_flight=profile.max_in_flight, timeout=profile.timeout,
-                          writer=TaggedWriter(writers[role], url), progress=progress if k == 0 else None)
+                          writer=runs.TaggedWriter(writers[role], url), progress=progress if k == 0 else None)
         for k, (role, url) in enumerate(slots)
     ]  # fmt: skip
     rate = profile.rate / replicas
@@ -120,7 +114,7 @@ def run_ab(options: ABOptions) -> dict[str, dict[str, Any]]:
         windows = [w for _, r, _ in mine if (w := r.window()) is not None]
         window = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else (time.time(),) * 2
         first, first_result, _ = mine[0]
-        write_timeline(dirs[role] / TIMELINE_FILE, first_result.timeline, first.offset + first._t0)
+        runs.write_timeline(dirs[role] / runs.TIMELINE_CSV, first_result.timeline, first.offset + first._t0)
         steady = [p for _, r, _ in mine for p in r.measured()]
         peer = next(r for r in AB_ROLES if r != role)
         urls = options.targets[role]
@@ -134,13 +128,11 @@ def run_ab(options: ABOptions) -> dict[str, dict[str, Any]]:
             profile=profile, scale=options.scale, target=urls[0], mode="open-loop interleaved", workers=0,
             window=window, interrupted=any(r.interrupted for _, r, _ in mine), counts=counts,
             rollout=rollouts[urls[0]], service=_sum_decisions([pollers[u].delta(*window) for u in urls]),
-            generator=info, files={"latencies": LATENCIES_CSV},
+            generator=info, files={"latencies": runs.LATENCIES_CSV},
         )  # fmt: skip
         # `sloguard compare` reads this to pair the two runs' time blocks and to count the replicas.
-        doc["interleaved"] = {"pair": pair_id, "role": role, "peer": f"../{peer}", "targets": urls,
-                              "peerTargets": options.targets[peer]}  # fmt: skip
-        write_json(dirs[role] / RUN_JSON, doc)
-        docs[role] = doc
+        marks = runs.Interleaved(pair_id, role, f"../{peer}", tuple(urls), tuple(options.targets[peer]))
+        docs[role] = runs.write_run(dirs[role], dataclasses.replace(doc, interleaved=marks))
     return docs
 
 

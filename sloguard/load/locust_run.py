@@ -33,8 +33,8 @@ from sloguard.errors import BackendError, UsageError
 from sloguard.load import locust_support
 from sloguard.load.openloop import Snapshot
 from sloguard.load.profiles import Profile
-from sloguard.load.recorder import LatencyWriter
 from sloguard.processes import free_port, stop_pid
+from sloguard.runs import LatencyWriter
 
 CSV_PREFIX = "locust"
 HTML_REPORT = "report.html"

@@ -19,8 +19,8 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from sloguard.conventions import HEADER_IMPLEMENTATION
-from sloguard.load.recorder import STATUS_TRANSPORT_ERROR, LatencyWriter
 from sloguard.load.target import health_problem
+from sloguard.runs import STATUS_TRANSPORT_ERROR, LatencyWriter
 
 MESSAGE = "sloguard_latencies"
 _BATCH = 2000

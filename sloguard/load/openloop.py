@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sloguard.load.recorder import STATUS_TRANSPORT_ERROR, Counts, Histogram, LatencyWriter, TaggedWriter
+from sloguard.load.recorder import Counts, Histogram
+from sloguard.runs import STATUS_TRANSPORT_ERROR, LatencyWriter, TaggedWriter
 
 # A request source maps a sequence number to (kind, full HTTP request bytes).
 RequestSource = Callable[[int], tuple[str, bytes]]

@@ -1,26 +1,14 @@
-"""Per-request records of a load run: raw latency CSV, log-bucketed histograms, per-second timeline."""
+"""Counting a load run's requests: log-bucketed histograms and outcome counts (the rows go to sloguard.runs)."""
 
 from __future__ import annotations
 
-import csv
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sloguard.conventions import IMPLEMENTATIONS
-
-# The raw latency CSV `sloguard compare` reads; latency is measured from the intended send time.
-LATENCY_COLUMNS = (
-    "intended_send_time",
-    "actual_send_time",
-    "latency_seconds",
-    "implementation",
-    "status",
-    "kind",
-)
-STATUS_TRANSPORT_ERROR = 0  # no HTTP status: connection refused or reset, timeout
+from sloguard.runs import STATUS_TRANSPORT_ERROR, copy_in_window
 
 # 1 % wide buckets from 1 µs: a percentile read from them is within 1 % of the exact one,
 # at a fixed cost per request and fixed memory whatever the run length.
@@ -160,74 +148,11 @@ def _round(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 7)
 
 
-class LatencyWriter:
-    """Streams raw per-request rows to CSV in blocks (bounded memory whatever the run length)."""
-
-    def __init__(self, path: Path, block: int = 4096, extra_columns: tuple[str, ...] = ()) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("w", encoding="utf-8", newline="")
-        self._file.write(",".join(LATENCY_COLUMNS + extra_columns) + "\n")
-        self._rows: list[str] = []
-        self._block = block
-        self._flushed = time.monotonic()
-        self.rows_written = 0
-
-    def write(self, intended: float, sent: float, latency: float, implementation: str, status: int,
-              kind: str, *extra: str) -> None:
-        tail = "".join("," + value for value in extra)
-        self._rows.append(f"{intended:.6f},{sent:.6f},{latency:.6f},{implementation},{status},{kind}{tail}\n")
-        # By count, and at least once a second so a crash or a kill loses at most a second of rows.
-        if len(self._rows) >= self._block or time.monotonic() - self._flushed > 1.0:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._rows:
-            self._file.write("".join(self._rows))
-            self.rows_written += len(self._rows)
-            self._rows.clear()
-        self._file.flush()
-        self._flushed = time.monotonic()
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self.flush()
-            self._file.close()
-
-
-class TaggedWriter:
-    """A LatencyWriter shared by several generators, each appending its own value (its target) to a row."""
-
-    def __init__(self, writer: LatencyWriter, tag: str) -> None:
-        self._writer = writer
-        self._tag = tag
-
-    def write(self, intended: float, sent: float, latency: float, implementation: str, status: int,
-              kind: str) -> None:
-        self._writer.write(intended, sent, latency, implementation, status, kind, self._tag)
-
-    def flush(self) -> None:
-        self._writer.flush()
-
-
 def filter_window(sources: list[Path], dest: Path, start: float, end: float) -> Counts:
     """Merge raw latency files into `dest`, keeping rows intended inside [start, end]; their counts."""
     counts = Counts()
-    writer = LatencyWriter(dest)
-    try:
-        for source in sources:
-            with source.open(encoding="utf-8", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    intended = float(row["intended_send_time"])
-                    if not start <= intended <= end:
-                        continue
-                    status = int(row["status"])
-                    latency = float(row["latency_seconds"])
-                    counts.scheduled += 1
-                    counts.sent += 1
-                    counts.add_result(status, row["implementation"], latency)
-                    writer.write(intended, float(row["actual_send_time"]), latency, row["implementation"],
-                                 status, row["kind"])
-    finally:
-        writer.close()
+    for status, implementation, latency in copy_in_window(sources, dest, start, end):
+        counts.scheduled += 1
+        counts.sent += 1
+        counts.add_result(status, implementation, latency)
     return counts

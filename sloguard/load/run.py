@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from sloguard.conventions import ADMIN_ROLLOUT_PATH, API_VERSION, IMPLEMENTATIONS, LOAD_RUN_KIND
+from sloguard import runs
+from sloguard.conventions import ADMIN_ROLLOUT_PATH, IMPLEMENTATIONS
+from sloguard.demo.tokens import admin_token_from_env
 from sloguard.errors import BackendError, UsageError
+from sloguard.load.openloop import OpenLoopGenerator, Phase, run_open_loop
 from sloguard.load.profiles import Profile
-from sloguard.load.recorder import Counts, LatencyWriter, filter_window
+from sloguard.load.progress import Progress
+from sloguard.load.recorder import Counts, filter_window
+from sloguard.load.service_metrics import MetricsPoller
 from sloguard.load.target import admin_request, apply_rollout, require_healthy
+from sloguard.load.workload import WORKLOADS, http_source
 
-RUN_FILE = "run.json"
-LATENCIES_FILE = "latencies.csv"
-TIMELINE_FILE = "timeline.csv"
-_RAW_FILE = "latencies.raw.csv"
+# Locust (and gevent, which patches sockets and threads when it loads) is imported only by a Locust run.
+
 SERVICE_POLL_SECONDS = 5.0
 
 
@@ -43,10 +45,6 @@ class LoadOptions:
 
 def run_load(options: LoadOptions) -> dict[str, Any]:
     """Run the profile against the target and write run.json; returns its document."""
-    from sloguard.load.progress import Progress
-    from sloguard.load.service_metrics import MetricsPoller
-    from sloguard.load.target import admin_token
-
     profile = options.profile
     if not options.open_loop:
         # gevent must patch sockets and threads before the metrics poller's thread starts.
@@ -57,7 +55,7 @@ def run_load(options: LoadOptions) -> dict[str, Any]:
     require_healthy(options.host)
     out = options.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    token = admin_token(options.admin_token)
+    token = admin_token_from_env(options.admin_token)
     rollout = profile_rollout(options.host, profile.rollout, token, options.keep_rollout)
     # Every scrape renders /metrics on the service's event loop (about 6 ms here), delaying the
     # requests behind it: poll no more often than Prometheus does, since only the window's delta is used.
@@ -78,22 +76,16 @@ def run_load(options: LoadOptions) -> dict[str, Any]:
         window=window,
         interrupted=interrupted, counts=counts, rollout=rollout,
         service=poller.delta(*window), generator=generator,
-        files={"latencies": LATENCIES_FILE} | ({} if options.open_loop else
-                                               {"locust_csv_prefix": "locust", "html": "report.html"}),
+        files={"latencies": runs.LATENCIES_CSV} | ({} if options.open_loop else
+                                                   {"locust_csv_prefix": "locust", "html": "report.html"}),
     )  # fmt: skip
-    write_json(out / RUN_FILE, doc)
-    return doc
+    return runs.write_run(out, doc)
 
 
 def _open_loop(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, float], bool, dict[str, Any]]:
-    from urllib.parse import urlsplit
-
-    from sloguard.load.openloop import OpenLoopGenerator, Phase, run_open_loop
-    from sloguard.load.workload import WORKLOADS, http_source
-
     profile = options.profile
     workload = WORKLOADS[profile.user_class](secret=options.token_secret)
-    writer = LatencyWriter(options.output_dir / LATENCIES_FILE)
+    writer = runs.LatencyWriter(options.output_dir / runs.LATENCIES_CSV)
     generator = OpenLoopGenerator(
         options.host, http_source(workload, urlsplit(options.host).netloc),
         max_in_flight=profile.max_in_flight, timeout=profile.timeout, writer=writer, progress=progress,
@@ -110,7 +102,7 @@ def _open_loop(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float
     if window is None:  # interrupted before the steady state began
         now = time.time()
         window = (now, now)
-    write_timeline(options.output_dir / TIMELINE_FILE, result.timeline, generator.offset + generator._t0)
+    runs.write_timeline(options.output_dir / runs.TIMELINE_CSV, result.timeline, generator.offset + generator._t0)
     steady = result.measured()
     info = {
         "max_in_flight": profile.max_in_flight,
@@ -126,14 +118,14 @@ def _locust(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, f
     from sloguard.load.locust_run import Distribution, run_locust
 
     distribution = Distribution(options.workers, options.remote_workers, options.master_bind, options.master_port)
-    raw = options.output_dir / _RAW_FILE
-    writer = LatencyWriter(raw)
+    raw = options.output_dir / runs.RAW_LATENCIES_CSV
+    writer = runs.LatencyWriter(raw)
     try:
         result = run_locust(options.profile, options.host, options.locustfile, options.output_dir, writer,
                             distribution=distribution, token_secret=options.token_secret, progress=progress)
     finally:
         writer.close()
-    counts = filter_window([raw], options.output_dir / LATENCIES_FILE, result.start, result.end)
+    counts = filter_window([raw], options.output_dir / runs.LATENCIES_CSV, result.start, result.end)
     raw.unlink(missing_ok=True)
     info = {"users": options.profile.users, "spawn_rate": options.profile.spawn_rate,
             "ramp_seconds": round(result.ramp_seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3),
@@ -159,51 +151,32 @@ def profile_rollout(host: str, requested: dict[str, float], token: str, keep: bo
 
 def run_document(*, profile: Profile, scale: float, target: str, mode: str, workers: int,
                  window: tuple[float, float], interrupted: bool, counts: Counts, rollout: dict[str, Any],
-                 service: dict[str, Any] | None, generator: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+                 service: dict[str, Any] | None, generator: dict[str, Any], files: dict[str, str]) -> runs.RunDocument:
     """The LoadRun document `sloguard check --run` and `sloguard compare` read."""
     start, end = window
     seconds = max(end - start, 0.0)
     summary = counts.summary(seconds)
     observed = summary["implementations"]
     total_impl = sum(observed.values())
-    return {
-        "apiVersion": API_VERSION,
-        "kind": LOAD_RUN_KIND,
-        "profile": profile.as_dict() | {"scale": scale},
-        "target": target,
-        "mode": mode,
-        "workers": workers,
-        # Outward to the millisecond, so the recorded window always holds every request in it.
-        "window": {"start": math.floor(start * 1000) / 1000, "end": math.ceil(end * 1000) / 1000,
-                   "seconds": round(seconds, 3)},
-        # `sloguard check --run` sets these spec variables (load-dependent bounds such as minThroughput).
-        "sloVariables": dict(profile.slo_variables),
-        "interrupted": interrupted,
-        "rate": {"requested": profile.rate, "achieved": summary["achieved_rate"]},
-        "requests": summary["requests"],
-        "errors": summary["errors"],
-        "latency_seconds": summary["latency_seconds"],
-        "rollout": rollout | {
+    return runs.RunDocument(
+        profile=profile.as_dict() | {"scale": scale},
+        target=target,
+        mode=mode,
+        workers=workers,
+        window=runs.window_around(start, end),
+        steady_seconds=round(seconds, 3),
+        slo_variables=dict(profile.slo_variables),
+        interrupted=interrupted,
+        rate={"requested": profile.rate, "achieved": summary["achieved_rate"]},
+        requests=summary["requests"],
+        errors=summary["errors"],
+        latency_seconds=summary["latency_seconds"],
+        rollout=rollout | {
             "observed": observed,
             "observed_percent_rust": round(100.0 * observed.get(IMPLEMENTATIONS[0], 0) / total_impl, 2)
             if total_impl else None,
         },
-        "service": {"decisions": service},
-        "generator": generator,
-        "files": files,
-    }
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write atomically: a reader (or a Ctrl-C) never sees half a file."""
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def write_timeline(path: Path, timeline: list[dict[str, float]], t0_unix: float) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write("time,second,done,errors,error_ratio\n")
-        for row in timeline:
-            fh.write(f"{t0_unix + row['second']:.3f},{row['second']:.0f},{row['done']:.0f},{row['errors']:.0f},"
-                     f"{row['error_ratio']}\n")
+        service={"decisions": service},
+        generator=generator,
+        files=files,
+    )

@@ -15,13 +15,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from sloguard import runs
 from sloguard.conventions import API_VERSION, SOAK_KIND
+from sloguard.demo.faults import parse_bytes
 from sloguard.errors import UsageError
+from sloguard.load.openloop import OpenLoopGenerator, Phase, run_open_loop
 from sloguard.load.profiles import Profile
+from sloguard.load.progress import Progress
+from sloguard.load.target import pid_listening_on, require_healthy
+from sloguard.load.workload import WORKLOADS, http_source
 
-RSS_FILE = "rss.csv"
-SOAK_FILE = "soak.json"
+# psutil and scipy (the load extra) are imported inside the functions that use them.
+
 MIN_SAMPLES = 5
 
 VERDICT_PASS = "pass"  # the whole interval is within the bound
@@ -60,11 +67,11 @@ def rss_of_tree(pid: int) -> tuple[int, int]:
 class RssSampler:
     """Samples RSS every `interval` seconds from `start` (unix) until stopped, in a thread."""
 
-    def __init__(self, pid: int, interval: float, start: float, path: Path) -> None:
+    def __init__(self, pid: int, interval: float, start: float, directory: Path) -> None:
         self.pid = pid
         self.interval = interval
         self.start = start
-        self.path = path
+        self.directory = directory  # where rss.csv goes
         self.samples: list[tuple[float, int]] = []
         self.error: str | None = None
         self._stop = threading.Event()
@@ -81,8 +88,7 @@ class RssSampler:
     def _loop(self) -> None:
         import psutil
 
-        with self.path.open("w", encoding="utf-8") as fh:
-            fh.write("time,elapsed_seconds,rss_bytes,processes\n")
+        with runs.RssWriter(self.directory) as out:
             k = 0
             while not self._stop.is_set():
                 # On a fixed grid from the window start, so a slow sample does not shift later ones.
@@ -96,8 +102,7 @@ class RssSampler:
                     break
                 now = time.time()
                 self.samples.append((now, rss))
-                fh.write(f"{now:.3f},{now - self.start:.3f},{rss},{n}\n")
-                fh.flush()
+                out.write(now, now - self.start, rss, n)
                 k += 1
 
 
@@ -148,15 +153,6 @@ def analyze_growth(times: list[float], rss: list[float], bound: float) -> dict[s
 
 def run_soak(options: SoakOptions) -> dict[str, Any]:
     """Steady load for the duration while sampling RSS; soak.json, rss.csv, latencies.csv."""
-    from urllib.parse import urlsplit
-
-    from sloguard.load.openloop import OpenLoopGenerator, Phase, run_open_loop
-    from sloguard.load.progress import Progress
-    from sloguard.load.recorder import LatencyWriter
-    from sloguard.load.run import LATENCIES_FILE, write_json
-    from sloguard.load.target import pid_listening_on, require_healthy
-    from sloguard.load.workload import WORKLOADS, http_source
-
     if options.duration / options.sample + 1 < MIN_SAMPLES:
         raise UsageError(f"--duration {options.duration:g}s with --sample {options.sample:g}s gives fewer than "
                          f"{MIN_SAMPLES} RSS samples")
@@ -166,7 +162,7 @@ def run_soak(options: SoakOptions) -> dict[str, Any]:
     out = options.output_dir
     out.mkdir(parents=True, exist_ok=True)
     workload = WORKLOADS[profile.user_class](secret=options.token_secret)
-    writer = LatencyWriter(out / LATENCIES_FILE)
+    writer = runs.LatencyWriter(out / runs.LATENCIES_CSV)
     progress = Progress("soak", profile.warmup + options.duration, enabled=options.progress)
     generator = OpenLoopGenerator(options.host, http_source(workload, urlsplit(options.host).netloc),
                                   max_in_flight=profile.max_in_flight, timeout=profile.timeout,
@@ -174,7 +170,7 @@ def run_soak(options: SoakOptions) -> dict[str, Any]:
     phases = [Phase("warmup", profile.rate, profile.warmup, measured=False),
               Phase("steady", profile.rate, options.duration)]  # fmt: skip
     steady_start = time.time() + 0.05 + profile.warmup  # the generator starts ~10 ms after prewarm
-    sampler = RssSampler(pid, options.sample, steady_start, out / RSS_FILE).run()
+    sampler = RssSampler(pid, options.sample, steady_start, out).run()
     try:
         result = run_open_loop(generator, [p for p in phases if p.duration > 0])
     finally:
@@ -199,16 +195,14 @@ def run_soak(options: SoakOptions) -> dict[str, Any]:
         "sample_seconds": options.sample,
         "memory": growth,
         "load": counts.summary(seconds),
-        "files": {"rss": RSS_FILE, "latencies": LATENCIES_FILE},
+        "files": {"rss": runs.RSS_CSV, "latencies": runs.LATENCIES_CSV},
     }
-    write_json(out / SOAK_FILE, doc)
+    runs.write_soak(out, doc)
     return doc
 
 
 def parse_growth_bound(text: str) -> float:
     """'1MiB/h', '512KiB/hour', '1048576' (bytes per hour) -> bytes per hour."""
-    from sloguard.demo.faults import parse_bytes
-
     raw = str(text).strip()
     amount, _, per = raw.partition("/")
     per = per.strip().lower()

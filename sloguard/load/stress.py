@@ -15,14 +15,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from sloguard import runs
 from sloguard.conventions import API_VERSION, STRESS_KIND
 from sloguard.errors import UsageError
 from sloguard.load.openloop import OpenLoopGenerator, Phase, PhaseResult, new_event_loop
 from sloguard.load.procs import DEPENDENCIES, Target
+from sloguard.load.progress import Progress
 from sloguard.load.service_metrics import MetricsPoller
+from sloguard.load.target import require_healthy
+from sloguard.load.workload import WORKLOADS, http_source
 
-STRESS_FILE = "stress.json"
 MAX_STEPS = 100
 _SEND_FIDELITY = 0.95  # achieved / requested below this: the generator could not keep up
 
@@ -58,10 +62,6 @@ class RecoveryOptions:
 
 def _generator(host: str, user_class: str, secret: str | None, max_in_flight: int, timeout: float,
                progress: Any = None) -> OpenLoopGenerator:
-    from urllib.parse import urlsplit
-
-    from sloguard.load.workload import WORKLOADS, http_source
-
     workload = WORKLOADS[user_class](secret=secret)
     return OpenLoopGenerator(host, http_source(workload, urlsplit(host).netloc), max_in_flight=max_in_flight,
                              timeout=timeout, progress=progress)
@@ -103,10 +103,6 @@ def judge_step(result: PhaseResult, decisions: dict[str, dict[str, int]] | None,
 
 def run_steps(options: StressOptions) -> dict[str, Any]:
     """Step the rate up until a step breaks or max_rate; the last rate that held."""
-    from sloguard.load.progress import Progress
-    from sloguard.load.run import write_json
-    from sloguard.load.target import require_healthy
-
     if options.start_rate <= 0 or options.step_rate <= 0 or options.max_rate < options.start_rate:
         raise UsageError("need 0 < --start <= --max and --step > 0")
     rates: list[float] = []
@@ -150,10 +146,7 @@ def run_steps(options: StressOptions) -> dict[str, Any]:
         progress.close()
     held = [s for s in steps if s["held"]]
     broke = next((s for s in steps if not s["held"]), None)
-    doc = {
-        "apiVersion": API_VERSION,
-        "kind": STRESS_KIND,
-        "target": options.host,
+    doc = _stress_report(options.host, {
         "user_class": options.user_class,
         "bounds": {"p95_seconds": options.p95_max, "error_ratio": options.error_max},
         "interrupted": interrupted,
@@ -163,10 +156,15 @@ def run_steps(options: StressOptions) -> dict[str, Any]:
         "breaking_reasons": broke["reasons"] if broke else [],
         "max_rate_reached": broke is None and len(steps) == len(rates),
         "steps": steps,
-    }
+    })
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(options.output_dir / STRESS_FILE, doc)
+    runs.write_stress(options.output_dir, doc)
     return doc
+
+
+def _stress_report(target: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A StressReport document: the header of every stress.json, then a stepped or a recovery run's fields."""
+    return {"apiVersion": API_VERSION, "kind": STRESS_KIND, "target": target, **fields}
 
 
 def recovery_time(series: list[tuple[float, int, int]], since: float, error_max: float, settle: float
@@ -191,31 +189,24 @@ def recovery_time(series: list[tuple[float, int, int]], since: float, error_max:
 
 def run_recovery(target: Target, options: RecoveryOptions, stress: StressOptions) -> dict[str, Any]:
     """For each dependency: load, stop it, restart it, and time the return under the error bound."""
-    from sloguard.load.run import write_json
-
     unknown = [d for d in options.dependencies if d not in DEPENDENCIES]
     if unknown:
         raise UsageError(f"--recovery takes {', '.join(DEPENDENCIES)}, not {', '.join(unknown)}")
     scenarios = []
     for dependency in options.dependencies:
         scenarios.append(_one_recovery(target, dependency, options, stress))
-    doc = {
-        "apiVersion": API_VERSION,
-        "kind": STRESS_KIND,
-        "target": target.url,
+    doc = _stress_report(target.url, {
         "rate": options.rate,
         "bounds": {"error_ratio": options.error_max, "settle_seconds": options.settle},
         "recovery": scenarios,
-    }
+    })
     stress.output_dir.mkdir(parents=True, exist_ok=True)
-    write_json(stress.output_dir / STRESS_FILE, doc)
+    runs.write_stress(stress.output_dir, doc)
     return doc
 
 
 def _one_recovery(target: Target, dependency: str, options: RecoveryOptions, stress: StressOptions
                   ) -> dict[str, Any]:
-    from sloguard.load.target import require_healthy
-
     require_healthy(target.url)
     generator = _generator(target.url, stress.user_class, stress.token_secret, stress.max_in_flight,
                            stress.timeout)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from sloguard import conventions as c
 from sloguard.demo.decision import Identity
+from sloguard.demo.tokens import issue_token
 
 # Tokens outlive the longest soak (24 h) with room to spare; an expired token would be a 401.
 TOKEN_TTL = 7 * 86_400
@@ -55,8 +56,6 @@ def load_servers() -> dict[str, Server]:
 
 def mint_token(identity: Identity, secret: str | None = None) -> str:
     """A bearer token the reference service accepts (its own issuer, so claims always match)."""
-    from sloguard.demo.tokens import issue_token
-
     return issue_token(identity.user_id, list(identity.roles), identity.tenant, secret=secret, ttl=TOKEN_TTL)
 
 

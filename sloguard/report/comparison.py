@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.console import Console
@@ -10,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sloguard.compare import Comparison, MetricComparison, Verdict
+from sloguard.runs import write_json
 
 _STYLE = {
     Verdict.FASTER: "green", Verdict.SLOWER: "bold red", Verdict.NO_DIFFERENCE: "cyan",
@@ -65,5 +65,5 @@ def _tests_line(m: MetricComparison) -> str:
 
 def write(comparison: Comparison, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(comparison.to_document(), indent=2) + "\n", encoding="utf-8")
+    write_json(path, comparison.to_document())
     return path

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from sloguard.report.performance import Chart, Para, Report, Table, build, to_markdown
+from sloguard.report.perfdata import load
+from sloguard.report.perfdoc import Chart, Para, Report, Table
+from sloguard.report.performance import build
 
 HTML_FILE = "performance-report.html"
 MARKDOWN_FILE = "performance-report.md"
@@ -71,10 +73,30 @@ def to_html(report: Report) -> str:
     return "\n".join(parts)
 
 
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, html_name: str | None = None) -> str:
+    lines = [f"# {report.title}", "", f"Generated {report.generated} by `sloguard report`.", ""]
+    for section in report.sections:
+        lines += [f"## {section.title}", ""]
+        for block in section.blocks:
+            if isinstance(block, Para):
+                lines += [block.text, ""]
+            elif isinstance(block, Table):
+                lines.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
+                lines.append("|" + "---|" * len(block.headers))
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+                lines.append("")
+            else:
+                where = f" in [{html_name}]({html_name})" if html_name else " in the HTML report"
+                lines += [f"*Chart: {block.title}{where}.*", ""]
+    return "\n".join(lines)
+
+
 def write_report(run_dirs: Sequence[Path], output_dir: Path) -> Path:
     """Write performance-report.html and performance-report.md for the runs under run_dirs; returns the HTML path."""
-    from sloguard.report.perfdata import load
-
     report = build(load([Path(d) for d in run_dirs]))
     output_dir.mkdir(parents=True, exist_ok=True)
     html_path = output_dir / HTML_FILE

@@ -7,62 +7,32 @@ by its name and, for JSON, checked by its `kind`; nothing is assumed present.
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sloguard.conventions import (
-    CHECK_REPORT_JSON,
-    LATENCIES_CSV,
-    LOAD_RUN_KIND,
-    REPORT_KIND,
-    RUN_JSON,
-    SOAK_KIND,
-    STRESS_KIND,
-)
+from sloguard import runs
+from sloguard.conventions import CHECK_REPORT_JSON, REPORT_KIND
 from sloguard.errors import UsageError
+from sloguard.runs import Latencies, RunDocument
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-SOAK_JSON = "soak.json"
-STRESS_JSON = "stress.json"
-RSS_CSV = "rss.csv"
 _MAX_DEPTH = 3  # how deep below a RUN_DIR argument files are searched
-
-
-@dataclass
-class Latencies:
-    """Per-request records of one run: send time (unix s), latency (s), implementation, HTTP status."""
-
-    sent: NDArray[np.float64]
-    latency: NDArray[np.float64]
-    implementation: NDArray[np.str_]
-    status: NDArray[np.int64]
-
-    def of(self, impl: str) -> NDArray[np.float64]:
-        return self.latency[self.implementation == impl]
-
-    @property
-    def implementations(self) -> list[str]:
-        return sorted({str(i) for i in self.implementation if i})
 
 
 @dataclass
 class LoadRun:
     path: Path
-    doc: dict[str, Any]
+    doc: RunDocument
     latencies: Latencies | None
 
     @property
     def name(self) -> str:
-        profile = (self.doc.get("profile") or {}).get("name", "?")
-        return f"{profile} ({self.path.name})"
+        return f"{self.doc.profile_name} ({self.path.name})"
 
 
 @dataclass
@@ -96,14 +66,6 @@ def _walk(root: Path, depth: int = 0) -> Iterable[Path]:
         yield from _walk(child, depth + 1)
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def load(roots: Sequence[Path]) -> RunData:
     """Find and read every run, report, stress and soak result under the given directories."""
     data = RunData(list(roots))
@@ -117,72 +79,26 @@ def load(roots: Sequence[Path]) -> RunData:
             seen.add(d.resolve())
             _read_dir(d, data)
     if not (data.loads or data.checks or data.stress or data.memory):
-        raise UsageError(f"no run.json, {CHECK_REPORT_JSON}, {STRESS_JSON} or {SOAK_JSON} under "
+        raise UsageError(f"no {runs.RUN_JSON}, {CHECK_REPORT_JSON}, {runs.STRESS_JSON} or {runs.SOAK_JSON} under "
                          f"{', '.join(str(r) for r in roots)}")
     return data
 
 
 def _read_dir(d: Path, data: RunData) -> None:
-    run = _json(d / RUN_JSON) if (d / RUN_JSON).exists() else None
-    if run and run.get("kind") == LOAD_RUN_KIND:
-        csv_path = d / LATENCIES_CSV
-        data.loads.append(LoadRun(d, run, read_latencies(csv_path) if csv_path.exists() else None))
-    report = _json(d / CHECK_REPORT_JSON) if (d / CHECK_REPORT_JSON).exists() else None
+    run = runs.read_run(d)
+    if run is not None:
+        csv_path = d / runs.LATENCIES_CSV
+        data.loads.append(LoadRun(d, run, runs.read_latencies(csv_path) if csv_path.exists() else None))
+    report = runs.read_json_object(d / CHECK_REPORT_JSON)
     if report and report.get("kind") == REPORT_KIND:
         data.checks.append((d, report))
-    stress = _json(d / STRESS_JSON) if (d / STRESS_JSON).exists() else None
-    if stress and stress.get("kind") == STRESS_KIND:
+    stress = runs.read_stress(d)
+    if stress is not None:
         data.stress.append((d, stress))
-    soak = _json(d / SOAK_JSON) if (d / SOAK_JSON).exists() else None
-    if (soak and soak.get("kind") == SOAK_KIND) or (d / RSS_CSV).exists():
-        times, rss = read_rss(d / RSS_CSV)
-        data.memory.append(Memory(d, soak if soak and soak.get("kind") == SOAK_KIND else None, times, rss))
-
-
-def read_latencies(path: Path) -> Latencies | None:
-    import numpy as np
-
-    sent: list[float] = []
-    latency: list[float] = []
-    impl: list[str] = []
-    status: list[int] = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if not header or "latency_seconds" not in header:
-            return None
-        i_lat = header.index("latency_seconds")
-        i_sent = header.index("intended_send_time") if "intended_send_time" in header else None
-        i_impl = header.index("implementation") if "implementation" in header else None
-        i_status = header.index("status") if "status" in header else None
-        for row in reader:
-            try:
-                latency.append(float(row[i_lat]))
-                sent.append(float(row[i_sent]) if i_sent is not None else math.nan)
-                impl.append(row[i_impl] if i_impl is not None else "")
-                status.append(int(row[i_status]) if i_status is not None and row[i_status] else 0)
-            except (ValueError, IndexError):
-                continue
-    if not latency:
-        return None
-    order = np.argsort(np.asarray(sent))
-    return Latencies(np.asarray(sent)[order], np.asarray(latency)[order], np.asarray(impl)[order],
-                     np.asarray(status, dtype=np.int64)[order])
-
-
-def read_rss(path: Path) -> tuple[list[float], list[float]]:
-    times: list[float] = []
-    rss: list[float] = []
-    if not path.exists():
-        return times, rss
-    with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                times.append(float(row["time"]))
-                rss.append(float(row["rss_bytes"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-    return times, rss
+    soak = runs.read_soak(d)
+    if soak is not None or runs.has_rss(d):
+        times, rss = runs.read_rss(d)
+        data.memory.append(Memory(d, soak, times, rss))
 
 
 # ---- derived series -----------------------------------------------------------------------------

@@ -43,14 +43,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from sloguard.compare import (  # noqa: E402
-    CompareSettings,
-    MetricComparison,
-    Verdict,
-    compare_samples,
-    read_csv_samples,
-)
-from sloguard.conventions import AB_ROLES, INTERLEAVED_BLOCK_SECONDS, TARGET_COLUMN  # noqa: E402
+from sloguard.compare import CompareSettings, MetricComparison, Verdict, compare_samples  # noqa: E402
+from sloguard.conventions import INTERLEAVED_BLOCK_SECONDS  # noqa: E402
+from sloguard.runs import AB_ROLES, LATENCIES_CSV, TARGET_COLUMN, read_samples  # noqa: E402
 
 SLOGUARD = str(Path(sys.executable).parent / "sloguard")
 REGRESSION = 1.10
@@ -108,12 +103,11 @@ def load_recording(pair: Path, impl: str) -> Recording:
     """Every process of one `load ab` recording (the `target` column), one implementation."""
     raw: list[tuple[str, np.ndarray, np.ndarray]] = []
     for role in AB_ROLES:
-        csv_path = pair / role / "latencies.csv"
+        csv_path = pair / role / LATENCIES_CSV
         # Recordings from before the target column had one process a side: group them by nothing.
         by = TARGET_COLUMN if TARGET_COLUMN in csv_path.open().readline().strip().split(",") else None
-        x = read_csv_samples(csv_path, filters={"implementation": impl}, by=by)
-        t = read_csv_samples(csv_path, column="intended_send_time", filters={"implementation": impl}, by=by)
-        raw += [(role, np.asarray(x[url]), np.asarray(t[url])) for url in sorted(x)]
+        groups = read_samples(csv_path, filters={"implementation": impl}, by=by, with_times=True)
+        raw += [(role, groups[url].values, groups[url].times) for url in sorted(groups)]
     origin = min(float(t.min()) for _, _, t in raw)
     processes = [Process(role, x, t, np.floor((t - origin) / BLOCK).astype(int)) for role, x, t in raw]
     blocks = processes[0].block

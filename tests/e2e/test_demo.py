@@ -32,7 +32,7 @@ def run_demo(out: Path, *args: str) -> tuple[int, dict, str]:
 
 
 # Objectives judged on latency: on a shared, noisy machine their verdict on a clean run is a
-# timing measurement (the demo prints it; tests/benchmarks and the README hold the numbers), so
+# timing measurement (the demo prints it; tests/benchmarks and docs/measurements.md hold the numbers), so
 # a clean run asserts they were judged on real data, not that they passed.
 LATENCY_OBJECTIVES = {"opa-p95-latency", "cache-p95-latency", "authz-within-5ms"}
 

@@ -85,7 +85,7 @@ def classify(value: float, bounds: dict[str, Any]) -> str:
 
 def spec_document(objectives: list[dict[str, Any]], *, selector: dict[str, str] | None = None,
                   no_data: str = "fail", min_events: int = 100, name: str = "kinds") -> dict[str, Any]:
-    """A v1 spec as in DESIGN.md ("SLO spec v1")."""
+    """A v1 spec as in docs/architecture.md ("Spec v1")."""
     return {
         "apiVersion": "sloguard/v1",
         "kind": "SLOSet",

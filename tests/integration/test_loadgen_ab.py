@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sloguard.load.procs import Proc, Target
+from sloguard.load.procs import Target
+from sloguard.stackstate import Component
 from tests.clirun import run_sloguard
 from tests.processes import interrupt_when
 
@@ -33,18 +34,18 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def twin(target: Target) -> Proc:
+def twin(target: Target) -> Component:
     return target.add_service("service-b")
 
 
 @pytest.fixture(scope="module")
-def replicas(target: Target, twin: Proc) -> list[Proc]:
+def replicas(target: Target, twin: Component) -> list[Component]:
     """Two more processes of the same build: with target and twin, two replicas a side."""
     return [target.add_service("service-c"), target.add_service("service-d")]
 
 
 @pytest.fixture(scope="module")
-def slow(target: Target) -> Proc:
+def slow(target: Target) -> Component:
     return target.add_service("service-slow", "--inject-latency", "rust:3ms", "--inject-latency", "python:3ms")
 
 
@@ -63,7 +64,7 @@ def read(out: Path, role: str) -> tuple[dict, list[dict[str, str]]]:
 
 
 def test_each_side_gets_the_rate_split_over_its_replicas_on_interleaved_schedules(
-    target: Target, twin: Proc, replicas: list[Proc], tmp_path: Path
+    target: Target, twin: Component, replicas: list[Component], tmp_path: Path
 ) -> None:
     out = tmp_path / "ab"
     control_urls, experiment_urls = [target.url, replicas[0].url], [twin.url, replicas[1].url]
@@ -102,7 +103,7 @@ def test_each_side_gets_the_rate_split_over_its_replicas_on_interleaved_schedule
     assert all("(2 vs 2 processes)" in s["test"] for s in stats), stats
 
 
-def test_a_real_regression_is_detected_with_paired_blocks(target: Target, slow: Proc, tmp_path: Path) -> None:
+def test_a_real_regression_is_detected_with_paired_blocks(target: Target, slow: Component, tmp_path: Path) -> None:
     out = tmp_path / "ab"
     ab(target, out, "12s", [target.url], [slow.url])
     res = run_sloguard("compare", "--control", str(out / "control"), "--experiment", str(out / "experiment"),
@@ -115,7 +116,7 @@ def test_a_real_regression_is_detected_with_paired_blocks(target: Target, slow: 
     assert median["experiment"] - median["control"] >= 0.003 * 0.95
 
 
-def test_the_same_url_twice_or_unequal_replicas_are_refused(target: Target, twin: Proc, tmp_path: Path) -> None:
+def test_the_same_url_twice_or_unequal_replicas_are_refused(target: Target, twin: Component, tmp_path: Path) -> None:
     res = run_sloguard("load", "ab", "quick", "--control", target.url, "--experiment", target.url,
                        "--output-dir", str(tmp_path))
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "given twice" in res.stderr, res.describe()
@@ -125,7 +126,7 @@ def test_the_same_url_twice_or_unequal_replicas_are_refused(target: Target, twin
     assert not (tmp_path / "control").exists()
 
 
-def test_ctrl_c_writes_both_sides_partial_results(target: Target, twin: Proc, tmp_path: Path) -> None:
+def test_ctrl_c_writes_both_sides_partial_results(target: Target, twin: Component, tmp_path: Path) -> None:
     out = tmp_path / "ab"
 
     def recorded() -> bool:  # steady-state rows on both sides

@@ -19,8 +19,8 @@ import pytest
 
 from sloguard.load.openloop import OpenLoopGenerator, OpenLoopResult, Phase, run_open_loop
 from sloguard.load.procs import Target
-from sloguard.load.recorder import LatencyWriter
 from sloguard.load.workload import WORKLOADS, http_source
+from sloguard.runs import LatencyWriter
 
 
 @pytest.fixture(scope="module")

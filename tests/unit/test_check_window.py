@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sloguard.check import parse_time, parse_variables, resolve_window, run_variables
+from sloguard.cli.options import parse_variables, resolve_window
+from sloguard.durations import parse_time
 from sloguard.errors import UsageError
+from sloguard.runs import read_slo_variables as run_variables
 
 
 def test_last_ends_now() -> None:

@@ -8,20 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sloguard.cli.options import parse_filters, parse_fraction
 from sloguard.compare import (
     CompareSettings,
     Verdict,
-    bootstrap_quantile,
     build_comparison,
     compare_samples,
     compare_values,
-    hodges_lehmann,
-    parse_filters,
-    parse_fraction,
-    quantile,
-    read_csv_samples,
 )
 from sloguard.errors import UsageError
+from sloguard.runs import read_samples
+from sloguard.sources import load_source, make_baseline
+from sloguard.stats import bootstrap_quantile, hodges_lehmann, paired_in_time, quantile, widen_for_processes
 from tests.clirun import run_sloguard
 
 MEDIAN = 0.004  # seconds, a Python-path-like decision latency
@@ -182,12 +180,16 @@ def write_csv(path: Path, rows_: list[tuple[float, str, int]]) -> Path:
     return path
 
 
+def values_of(groups: dict) -> dict[str, list[float]]:
+    return {group: samples.values.tolist() for group, samples in groups.items()}
+
+
 def test_csv_reading_filters_groups_and_errors(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "l.csv", [(0.001, "rust", 200), (0.002, "python", 200), (0.003, "rust", 503)])
-    assert read_csv_samples(path, by="implementation") == {"rust": [0.001, 0.003], "python": [0.002]}
-    assert read_csv_samples(path, filters={"status": "200"}) == {"": [0.001, 0.002]}
+    assert values_of(read_samples(path, by="implementation")) == {"rust": [0.001, 0.003], "python": [0.002]}
+    assert values_of(read_samples(path, filters={"status": "200"})) == {"": [0.001, 0.002]}
     with pytest.raises(UsageError, match="no column nope"):
-        read_csv_samples(path, column="nope")
+        read_samples(path, column="nope")
     with pytest.raises(UsageError, match="--by"):
         build_comparison(control="python", experiment="rust", csv_path=str(path), by=None, filters={},
                          column="latency_seconds", settings=CompareSettings())
@@ -345,8 +347,6 @@ def test_paired_blocks_hold_the_false_alarm_rate_under_drift() -> None:
 
 
 def test_pairing_needs_overlap_and_counts_only_blocks_that_hold_requests() -> None:
-    from sloguard.compare import paired_in_time
-
     t = np.arange(100.0)
     assert paired_in_time(t, t + 0.5)
     assert paired_in_time(t, t + 40)  # 60 % of the shorter span is shared
@@ -415,16 +415,14 @@ def test_runs_of_different_pairs_are_not_paired_by_default(tmp_path: Path) -> No
 def test_the_process_spread_widens_intervals_by_its_known_amount() -> None:
     from scipy.stats import norm
 
-    from sloguard.compare import _widen_for_processes
-
     z = norm.ppf(0.995)
-    lo, hi = _widen_for_processes(1.0, 1.0, 1.0, 0.02, (1, 1), 0.01)  # no sampling noise at all
+    lo, hi = widen_for_processes(1.0, 1.0, 1.0, 0.02, (1, 1), 0.01)  # no sampling noise at all
     assert (lo, hi) == pytest.approx((np.exp(-z * 0.02 * np.sqrt(2)), np.exp(z * 0.02 * np.sqrt(2))))
-    lo3, hi3 = _widen_for_processes(1.0, 1.0, 1.0, 0.02, (3, 3), 0.01)  # three replicas a side: sqrt(3) narrower
+    lo3, hi3 = widen_for_processes(1.0, 1.0, 1.0, 0.02, (3, 3), 0.01)  # three replicas a side: sqrt(3) narrower
     assert np.log(lo3) == pytest.approx(-np.log(hi3))
     assert np.log(hi3) == pytest.approx(np.log(hi) / np.sqrt(3))
     # Independent components add in quadrature around the estimate, in log space.
-    lo, hi = _widen_for_processes(1.1, 1.1 * np.exp(-0.03), 1.1 * np.exp(0.04), 0.02, (2, 2), 0.01)
+    lo, hi = widen_for_processes(1.1, 1.1 * np.exp(-0.03), 1.1 * np.exp(0.04), 0.02, (2, 2), 0.01)
     extra = z * 0.02
     assert np.log(hi / 1.1) == pytest.approx(np.hypot(0.04, extra))
     assert np.log(1.1 / lo) == pytest.approx(np.hypot(0.03, extra))
@@ -463,8 +461,6 @@ def test_cli_process_noise_option_sets_and_turns_off_the_spread(tmp_path: Path) 
 
 
 def test_replica_counts_come_from_run_json_and_survive_a_baseline(tmp_path: Path) -> None:
-    from sloguard.compare import load_source, make_baseline
-
     control, _ = ab_run_dirs(tmp_path, scale=1.0)
     doc = json.loads((control / "run.json").read_text())
     doc["interleaved"]["targets"] = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]

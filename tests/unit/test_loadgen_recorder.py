@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sloguard.load.recorder import LATENCY_COLUMNS, Counts, Histogram, LatencyWriter, filter_window
+from sloguard.load.recorder import Counts, Histogram, filter_window
 from sloguard.load.service_metrics import parse_decisions
+from sloguard.runs import LATENCY_COLUMNS, LatencyWriter
 
 
 def exact_quantile(values: list[float], q: float) -> float:
