@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.clirun import CliResult, run_sloguard
-from tests.fakehttp import FakeHTTPServer, Responder
-from tests.processes import ProcessGroup, find_binary, missing_binary_message
+from tests.support.clirun import CliResult, run_sloguard
+from tests.support.fakehttp import FakeHTTPServer, Responder
+from tests.support.processes import ProcessGroup, find_binary, missing_binary_message
 
 
 def require_binary(name: str) -> str:

@@ -28,13 +28,13 @@ from sloguard.load.target import check_host, loadgen_dir
 # ---- from options to typed options ------------------------------------------------------------
 
 
-def seconds(text: str, option: str) -> float:
-    """A positive duration option (30s, 5m) in seconds."""
+def seconds(text: str, option: str, *, zero_ok: bool = False) -> float:
+    """A positive (or, with zero_ok, non-negative) duration option such as 30s or 5m, in seconds."""
     try:
         value = parse_duration(text)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not zero_ok):
         raise UsageError(f"{option}: must be a positive duration such as 30s or 5m")
     return value
 
@@ -46,7 +46,7 @@ def resolve_profile(name: str, loadgen: str | None, scale: float, *, rate: float
         raise UsageError("--scale must be greater than 0")
     directory = loadgen_dir(loadgen)
     profile = get_profile(directory / "profiles.yaml", name).scaled(scale)
-    warm = parse_duration(warmup) if warmup is not None else None
+    warm = seconds(warmup, "--warmup", zero_ok=True) if warmup is not None else None
     window = seconds(duration, "--duration") if duration is not None else None
     return profile.with_overrides(rate=rate, duration=window, warmup=warm), directory
 

@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sloguard.conventions import API_VERSION, REPORT_KIND
+from sloguard.conventions import API_VERSION, CHECK_REPORT_JSON, REPORT_KIND
 from sloguard.evaluate import CheckResult, Verdict
 from sloguard.report.format import iso
 from sloguard.spec.model import Bound
 
-FILENAME = "sloguard-report.json"
+# Spelt in conventions: compare, baseline and the performance report look for it in a directory.
+FILENAME = CHECK_REPORT_JSON
 
 
 def to_document(result: CheckResult, *, exit_code: int, prometheus: str) -> dict[str, Any]:

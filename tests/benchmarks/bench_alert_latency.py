@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from sloguard.cli import cli
 from sloguard.receiver import read_notifications
-from tests.rulestack import Load, admin, query, stack_down, stack_up, url, wait
+from tests.support.rulestack import Load, admin, query, stack_down, stack_up, url, wait
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_WINDOWS = ROOT / "tests" / "data" / "rules" / "burn-windows-fast.yaml"

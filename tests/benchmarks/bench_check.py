@@ -26,11 +26,11 @@ if __package__ in (None, ""):  # run as a script: make `tests` importable
 import yaml
 
 from sloguard.conventions import LATENCY_BUCKETS
-from tests.clirun import run_sloguard, sloguard_executable
-from tests.processes import ProcessGroup, find_binary, missing_binary_message
-from tests.promdata import Window
-from tests.promharness import backfilled_prometheus
-from tests.sarkdata import build_sark_data
+from tests.support.clirun import run_sloguard, sloguard_executable
+from tests.support.processes import ProcessGroup, find_binary, missing_binary_message
+from tests.support.promdata import Window
+from tests.support.promharness import backfilled_prometheus
+from tests.support.sarkdata import build_sark_data
 
 ROOT = Path(__file__).resolve().parents[2]
 COLD_START_TARGET = 0.5

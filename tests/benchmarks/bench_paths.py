@@ -39,8 +39,8 @@ from sloguard.demo.opa_client import OpaClient
 from sloguard.demo.routing import Router
 from sloguard.demo.tokens import issue_token
 from sloguard.instrument import Instrumentation
-from tests.clirun import sloguard_executable
-from tests.processes import ProcessGroup, find_binary, free_port, missing_binary_message
+from tests.support.clirun import sloguard_executable
+from tests.support.processes import ProcessGroup, find_binary, free_port, missing_binary_message
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 MODES = ("off", "fast", "otel")

@@ -23,8 +23,8 @@ from click.testing import CliRunner
 from sloguard.cli import cli
 from sloguard.conventions import BINARIES
 from sloguard.receiver import read_notifications
-from tests.processes import find_binary, missing_binary_message
-from tests.rulestack import Load, admin, query, stack_down, stack_up, url, wait
+from tests.support.processes import find_binary, missing_binary_message
+from tests.support.rulestack import Load, admin, query, stack_down, stack_up, url, wait
 
 pytest.importorskip("regorus")
 pytest.importorskip("uvicorn")

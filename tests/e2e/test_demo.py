@@ -11,7 +11,7 @@ import pytest
 
 from sloguard.conventions import BINARIES
 from sloguard.processes import pid_alive, wait_until
-from tests.processes import find_binary, missing_binary_message
+from tests.support.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from sloguard.conventions import BINARIES
-from tests.clirun import run_sloguard
-from tests.processes import find_binary, missing_binary_message
+from tests.support.clirun import run_sloguard
+from tests.support.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ProcessGroup
-from tests.promharness import PrometheusServer, backfilled_prometheus
+from tests.support.processes import ProcessGroup
+from tests.support.promharness import PrometheusServer, backfilled_prometheus
 
 BackfillPrometheus = Callable[[str], PrometheusServer]
 

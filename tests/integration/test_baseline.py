@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from sloguard.compare import CompareSettings
-from tests.clirun import run_sloguard
-from tests.promdata import Window
-from tests.promharness import PrometheusServer
-from tests.sarkdata import AUTHZ_PER_STEP, SarkData, build_sark_data
+from tests.support.clirun import run_sloguard
+from tests.support.promdata import Window
+from tests.support.promharness import PrometheusServer
+from tests.support.sarkdata import AUTHZ_PER_STEP, SarkData, build_sark_data
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.clirun import CliResult, run_sloguard
-from tests.fakehttp import Answer, FakeHTTPServer, RecordedRequest, json_answer, prom_buildinfo
-from tests.processes import closed_port
+from tests.support.clirun import CliResult, run_sloguard
+from tests.support.fakehttp import Answer, FakeHTTPServer, RecordedRequest, json_answer, prom_buildinfo
+from tests.support.processes import closed_port
 
 StartFake = Callable[[Callable[[RecordedRequest], Answer]], FakeHTTPServer]
 

@@ -1,7 +1,7 @@
 """`sloguard check` against a real Prometheus on a TSDB backfilled with data generated here.
 
 For each of the six SLI kinds: a pass, a warn, a fail and a no_data case, with the expected
-value computed from the generated counts with plain arithmetic (tests/promdata.py), never
+value computed from the generated counts with plain arithmetic (tests/support/promdata.py), never
 with sloguard's code. One Prometheus and one check run serve most tests of this module.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.clirun import CliResult, run_sloguard
-from tests.promdata import (
+from tests.support.clirun import CliResult, run_sloguard
+from tests.support.promdata import (
     INF,
     OpenMetrics,
     Window,
@@ -31,7 +31,7 @@ from tests.promdata import (
     least_squares_slope,
     window_increase,
 )
-from tests.promharness import PrometheusServer
+from tests.support.promharness import PrometheusServer
 
 JOB = "kinds"
 DECOY_JOB = "decoy"  # same metric names, wild values: counted only if the spec's selector is ignored

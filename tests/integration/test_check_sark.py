@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import run_sloguard
-from tests.promdata import Window
-from tests.promharness import PrometheusServer
-from tests.sarkdata import SarkData, build_sark_data
+from tests.support.clirun import run_sloguard
+from tests.support.promdata import Window
+from tests.support.promharness import PrometheusServer
+from tests.support.sarkdata import SarkData, build_sark_data
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sloguard import conventions as c
 from sloguard.demo.corpus import generate
 from sloguard.demo.tokens import issue_token
-from tests.clirun import sloguard_executable
-from tests.processes import ProcessGroup, ProcessHandle, free_port
+from tests.support.clirun import sloguard_executable
+from tests.support.processes import ProcessGroup, ProcessHandle, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ import pytest
 
 from sloguard.load.procs import Target
 from sloguard.stackstate import Component
-from tests.clirun import run_sloguard
-from tests.processes import interrupt_when
+from tests.support.clirun import run_sloguard
+from tests.support.processes import interrupt_when
 
 RATE = 50.0  # per side
 

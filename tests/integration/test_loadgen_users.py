@@ -17,7 +17,7 @@ import pytest
 
 from sloguard.load.procs import Target
 from sloguard.processes import free_port, stop_pid
-from tests.processes import interrupt_when
+from tests.support.processes import interrupt_when
 
 PROFILES = {"SARKUser": "quick", "ReadHeavyUser": "cache-hit", "CacheMissUser": "cache-miss",
             "ComplexPolicyUser": "complex"}  # fmt: skip

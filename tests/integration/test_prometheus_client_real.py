@@ -15,11 +15,11 @@ import yaml
 
 from sloguard.errors import BackendError
 from sloguard.prometheus import PrometheusClient
-from tests.clirun import run_sloguard
-from tests.processes import ProcessGroup
-from tests.promdata import OpenMetrics, Window, counter_points, window_increase
-from tests.promharness import PrometheusServer, backfill, start_prometheus
-from tests.tlscerts import TLSFiles, make_tls_files
+from tests.support.clirun import run_sloguard
+from tests.support.processes import ProcessGroup
+from tests.support.promdata import OpenMetrics, Window, counter_points, window_increase
+from tests.support.promharness import PrometheusServer, backfill, start_prometheus
+from tests.support.tlscerts import TLSFiles, make_tls_files
 
 USER = "alice"
 PASSWORD = "c0rrect-h0rse-battery"

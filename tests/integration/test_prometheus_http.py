@@ -19,7 +19,7 @@ import pytest
 from sloguard.conventions import ENV_PROM_HEADERS, ENV_PROM_TOKEN
 from sloguard.errors import BackendError
 from sloguard.prometheus import PrometheusClient
-from tests.fakehttp import (
+from tests.support.fakehttp import (
     Answer,
     FakeHTTPServer,
     RecordedRequest,
@@ -27,8 +27,8 @@ from tests.fakehttp import (
     prom_buildinfo,
     prom_vector,
 )
-from tests.processes import closed_port
-from tests.tlscerts import make_tls_files
+from tests.support.processes import closed_port
+from tests.support.tlscerts import make_tls_files
 
 StartFake = Callable[[Callable[[RecordedRequest], Answer]], FakeHTTPServer]
 

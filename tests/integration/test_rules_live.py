@@ -24,8 +24,8 @@ from sloguard import dashboards, rules
 from sloguard.conventions import BINARIES
 from sloguard.spec.loader import load_spec
 from sloguard.spec.windows import windows_for
-from tests.processes import find_binary, missing_binary_message
-from tests.rulestack import Load, query, stack_down, stack_up, url
+from tests.support.processes import find_binary, missing_binary_message
+from tests.support.rulestack import Load, query, stack_down, stack_up, url
 
 pytest.importorskip("regorus")
 pytest.importorskip("uvicorn")

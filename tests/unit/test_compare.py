@@ -20,7 +20,7 @@ from sloguard.errors import UsageError
 from sloguard.runs import read_samples
 from sloguard.sources import load_source, make_baseline
 from sloguard.stats import bootstrap_quantile, hodges_lehmann, paired_in_time, quantile, widen_for_processes
-from tests.clirun import run_sloguard
+from tests.support.clirun import run_sloguard
 
 MEDIAN = 0.004  # seconds, a Python-path-like decision latency
 

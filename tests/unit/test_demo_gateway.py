@@ -31,7 +31,7 @@ from sloguard.demo.gateway import Gateway
 from sloguard.demo.opa_client import OpaClient
 from sloguard.demo.routing import Router
 from sloguard.instrument import Instrumentation
-from tests.processes import ProcessHandle, free_port
+from tests.support.processes import ProcessHandle, free_port
 
 ENGINE = None
 

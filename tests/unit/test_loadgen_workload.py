@@ -115,6 +115,18 @@ def test_cli_refuses_remote_targets_and_unknown_profiles() -> None:
         assert result.exit_code == 2 and "refusing" in result.output
 
 
+@pytest.mark.parametrize("command", [["load", "run", "quick"], ["load", "ab", "quick", "--control",
+                                     "http://127.0.0.1:9", "--experiment", "http://127.0.0.1:10"],
+                                     ["soak", "--duration", "1m", "--sample", "5s"]])
+def test_a_bad_warmup_is_a_one_line_usage_error(command: list[str]) -> None:
+    if command[0] != "load" or command[1] == "run":
+        command = [*command, "--host", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(cli, [*command, "--warmup", "soon"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("sloguard: error: --warmup: ") and result.output.count("\n") == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_loadgen_dir_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert loadgen_dir() == LOADGEN
     with pytest.raises(UsageError, match="not a loadgen directory"):

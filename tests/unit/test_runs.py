@@ -12,7 +12,7 @@ from sloguard import runs
 from sloguard.durations import Window
 from sloguard.errors import UsageError
 from sloguard.runs import latencies
-from tests.clirun import run_sloguard
+from tests.support.clirun import run_sloguard
 
 HEADER = "intended_send_time,actual_send_time,latency_seconds,implementation,status,kind"
 

@@ -2,14 +2,14 @@
 paths, for checking the repository's sloguard.yaml against a backfilled Prometheus.
 
 Expected SLI values are computed here from the generated samples with plain arithmetic
-(tests/promdata.py), never with sloguard's code.
+(tests/support/promdata.py), never with sloguard's code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.promdata import (
+from tests.support.promdata import (
     INF,
     OpenMetrics,
     Window,

@@ -3,7 +3,7 @@
 Why backfilled blocks give exact answers: promtool writes the samples into TSDB
 blocks, Prometheus loads every block in --storage.tsdb.path at startup, and a
 query at a past time reads them like scraped data. Callers put samples exactly on
-the window's edges, so increase() needs no extrapolation (see tests/promdata.py).
+the window's edges, so increase() needs no extrapolation (see tests/support/promdata.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.processes import ProcessError, ProcessGroup, ProcessHandle, free_port, http_status
+from tests.support.processes import ProcessError, ProcessGroup, ProcessHandle, free_port, http_status
 
 # No scrape targets: the only data is what the test backfilled.
 MINIMAL_CONFIG = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\nscrape_configs: []\n"
