@@ -269,13 +269,18 @@ def _read_latencies_with_csv(path: Path) -> Latencies | None:
         i_impl = header.index(IMPLEMENTATION_COLUMN) if IMPLEMENTATION_COLUMN in header else None
         i_status = header.index(STATUS_COLUMN) if STATUS_COLUMN in header else None
         for row in reader:
+            # Parse the whole row before keeping any of it: a row cut short (a run killed mid-write)
+            # is dropped in full, so the columns stay in step.
             try:
-                latency.append(float(row[i_lat]))
-                sent.append(float(row[i_sent]) if i_sent is not None else math.nan)
-                impl.append(row[i_impl] if i_impl is not None else "")
-                status.append(int(row[i_status]) if i_status is not None and row[i_status] else 0)
+                values = (float(row[i_lat]), float(row[i_sent]) if i_sent is not None else math.nan,
+                          row[i_impl] if i_impl is not None else "",
+                          int(row[i_status]) if i_status is not None and row[i_status] else 0)
             except (ValueError, IndexError):
                 continue
+            latency.append(values[0])
+            sent.append(values[1])
+            impl.append(values[2])
+            status.append(values[3])
     if not latency:
         return None
     order = np.argsort(np.asarray(sent))

@@ -218,3 +218,15 @@ def test_rss_timeline_and_the_window_cut(tmp_path: Path) -> None:
     runs.write_stress(tmp_path, {"kind": "StressReport", "steps": []})
     assert runs.read_soak(tmp_path) == {"kind": "SoakReport", "memory": {}}
     assert runs.read_stress(tmp_path) == {"kind": "StressReport", "steps": []}
+
+
+def test_a_truncated_last_row_is_skipped_whole_not_half_read(tmp_path: Path) -> None:
+    # A run killed mid-write leaves a last row cut after its latency: the row must be dropped in full,
+    # or the columns fall out of step (the performance report then crashed with IndexError).
+    path = write_rows(tmp_path / "latencies.csv", 20)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("1800000001.0,1800000001.0001,0.002")
+    for read in (runs.read_latencies, latencies._read_latencies_with_csv):
+        lat = read(path)
+        assert lat is not None
+        assert [len(lat.sent), len(lat.latency), len(lat.implementation), len(lat.status)] == [20] * 4, read
