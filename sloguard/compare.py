@@ -38,7 +38,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sloguard import runs
-from sloguard.conventions import API_VERSION, COMPARISON_KIND, DEFAULT_PROCESS_NOISE, INTERLEAVED_BLOCK_SECONDS
+from sloguard.conventions import (
+    API_VERSION,
+    COMPARISON_KIND,
+    DEFAULT_PROCESS_NOISE,
+    INTERLEAVED_BLOCK_SECONDS,
+    SCRAPE_JOB,
+)
 from sloguard.errors import UsageError
 from sloguard.sources import Source, load_source, prometheus_samples
 from sloguard.stats import (
@@ -393,12 +399,13 @@ def compare_groups(source: Source, *, control: str, experiment: str, settings: C
 
 def build_comparison(*, control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
                      filters: Mapping[str, str], column: str, settings: CompareSettings,
-                     prometheus: str | None = None, run_file: str | None = None, step: float = 10.0) -> Comparison:
+                     prometheus: str | None = None, run_file: str | None = None, step: float = 10.0,
+                     job: str = SCRAPE_JOB) -> Comparison:
     """`sloguard compare`'s modes: two files/run dirs, two groups of one CSV, or two groups in Prometheus."""
     if prometheus or run_file:
         if not (prometheus and run_file):
             raise UsageError("--prometheus and --run go together")
-        samples = prometheus_samples(prometheus, run_file, step=step, by=by)
+        samples = prometheus_samples(prometheus, run_file, step=step, by=by, job=job)
         source = Source(f"{run_file} @ {step:g} s intervals", dict(samples))
         comparison = compare_groups(source, control=control or "python", experiment=experiment or "rust",
                                     settings=settings)

@@ -8,6 +8,7 @@ load run's steady-state window.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from sloguard import runs
 from sloguard.check import CheckOptions, run_check
-from sloguard.conventions import SCRAPE_JOB, ExitCode
+from sloguard.conventions import ENV_DEMO_ADMIN_TOKEN, ExitCode
 from sloguard.errors import SloguardError, UsageError
 from sloguard.processes import wait_until
 from sloguard.promql import last_successful_scrape
@@ -78,14 +79,16 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
         # increase() then extrapolates only half an interval at that edge: throughput read 10 % low
         # (89.5 req/s at an achieved 100.0; its first sample came 6.7 s into the window).
         console.print("waiting for Prometheus's first scrape of the service", style="dim")
-        if not wait_until(lambda: _scraped_after(prometheus, 0.0), timeout=SCRAPE_WAIT_SECONDS, interval=0.5):
+        if not wait_until(lambda: _scraped_after(prometheus, state.job, 0.0), timeout=SCRAPE_WAIT_SECONDS,
+                          interval=0.5):
             raise SloguardError(f"Prometheus at {prometheus} did not scrape the service")
         console.rule(f"load: profile {options.profile}, {options.rollout:g}% of users on the Rust path")
         _run_load(options, service, state.admin_token, run_dir)
         run_file = runs.run_json(run_dir)
         window = runs.read_window(run_file)
         console.print(f"waiting for Prometheus to scrape past the window's end ({window.end:.0f})", style="dim")
-        if not wait_until(lambda: _scraped_after(prometheus, window.end), timeout=SCRAPE_WAIT_SECONDS, interval=1):
+        if not wait_until(lambda: _scraped_after(prometheus, state.job, window.end), timeout=SCRAPE_WAIT_SECONDS,
+                          interval=1):
             raise SloguardError(f"Prometheus at {prometheus} did not scrape the service after the run ended")
         console.rule("check")
         check = CheckOptions(
@@ -110,21 +113,22 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Path) -> None:
     argv = [sys.executable, "-m", "sloguard", "load", "run", options.profile, "--host", service,
-            "--output-dir", str(run_dir), "--admin-token", admin_token]
+            "--output-dir", str(run_dir)]
     if options.open_loop:
         argv.append("--open-loop")
     if options.duration:
         argv += ["--duration", options.duration]
     argv += list(options.extra_load_args)
-    # A child process keeps Locust's gevent monkey-patching out of this one.
-    result = subprocess.run(argv, check=False)
+    # A child process keeps Locust's gevent monkey-patching out of this one. The stack's token goes in
+    # its environment, not its argv, which every local user can read.
+    result = subprocess.run(argv, check=False, env={**os.environ, ENV_DEMO_ADMIN_TOKEN: admin_token})
     if result.returncode != 0 or not runs.run_json(run_dir).exists():
         raise SloguardError(f"the load run failed (exit {result.returncode}); see the output above")
 
 
-def _scraped_after(prometheus: str, end: float) -> bool:
+def _scraped_after(prometheus: str, job: str, end: float) -> bool:
     # A successful scrape (up == 1): a failed one carries no samples of the service.
-    query = urllib.parse.urlencode({"query": last_successful_scrape(SCRAPE_JOB)})
+    query = urllib.parse.urlencode({"query": last_successful_scrape(job)})
     try:
         with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
             result = json.load(response)["data"]["result"]

@@ -18,7 +18,7 @@ from sloguard import conventions as c
 from sloguard import generated, promql
 from sloguard.errors import SpecError, UsageError
 from sloguard.numbers import format_number
-from sloguard.spec.model import ErrorRatioSLI, LatencyRatioSLI, LatencySLI, Objective, SLOSet
+from sloguard.spec.model import AlertMetadata, ErrorRatioSLI, LatencyRatioSLI, LatencySLI, Objective, SLOSet
 from sloguard.spec.windows import Duration, Windows
 
 # ---- the model of the output --------------------------------------------------------------------
@@ -327,10 +327,29 @@ def service_alerts(slo_set: SLOSet, windows: Windows) -> list[Rule]:
 
 def _alert(slo_set: SLOSet, objective: Objective | None, name: str, severity: str, *, expr: str, summary: str,
            description: str, probes: list[str], for_: Duration | None = None) -> Rule:
-    """An alert of one objective (None: of the whole service), labelled with its ids and severity."""
+    """An alert of one objective (None: of the whole service), labelled with its ids and what routes it."""
     ids = slo_labels(slo_set, objective) if objective is not None else {c.LABEL_SLO_SERVICE: slo_set.service}
-    return Rule(alert=name, expr=expr, for_=for_, labels={**ids, c.LABEL_SEVERITY: severity},
-                annotations=_annotations(slo_set, objective, summary, description), probes=probes)
+    extra = _alert_metadata(slo_set, severity)
+    annotations = {**_annotations(slo_set, objective, summary, description), **extra.annotations}
+    return Rule(alert=name, expr=expr, for_=for_, labels={**ids, **alert_labels(slo_set, severity)},
+                annotations=annotations, probes=probes)
+
+
+def alert_labels(slo_set: SLOSet, severity: str) -> dict[str, str]:
+    """The labels that route a page or a ticket: sloth_severity, severity (critical | warning) and the spec's own."""
+    return {
+        c.LABEL_SLOTH_SEVERITY: severity,
+        c.LABEL_SEVERITY: c.DEFAULT_ROUTING_SEVERITY[severity],
+        **_alert_metadata(slo_set, severity).labels,
+    }
+
+
+def _alert_metadata(slo_set: SLOSet, severity: str) -> AlertMetadata:
+    """spec.alerting's labels and annotations for one severity, the severity's own over the common ones."""
+    alerting = slo_set.alerting
+    own = alerting.page if severity == c.SEVERITY_PAGE else alerting.ticket
+    return AlertMetadata(labels={**alerting.common.labels, **own.labels},
+                         annotations={**alerting.common.annotations, **own.annotations})
 
 
 def alert_name(objective: Objective, suffix: str) -> str:

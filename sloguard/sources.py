@@ -179,7 +179,7 @@ PROMETHEUS_MIN_INTERVALS = 20  # default guard for per-interval samples (a 5-min
 
 
 def prometheus_samples(url: str, run_file: str, *, step: float, metric: str | None = None,
-                       by: str | None = None, timeout: float = 10.0) -> dict[str, list[float]]:
+                       by: str | None = None, timeout: float = 10.0, job: str = SCRAPE_JOB) -> dict[str, list[float]]:
     """Mean latency per non-overlapping `step` interval of a run's window, per implementation.
 
     increase(_sum)/increase(_count) over [t - step, t] for t = start + step, start + 2 step, ...: one
@@ -191,7 +191,7 @@ def prometheus_samples(url: str, run_file: str, *, step: float, metric: str | No
     window = runs.read_window(Path(run_file))
     if window.seconds < 2 * step:
         raise UsageError(f"{run_file}: a {window.seconds:g} s window holds fewer than two {step:g} s intervals")
-    query = mean_latency_per_step(metric, [Matcher("job", "=", SCRAPE_JOB)], [by], f"{step:g}s")
+    query = mean_latency_per_step(metric, [Matcher("job", "=", job)], [by], f"{step:g}s")
     with PrometheusClient.from_env(url, timeout=timeout) as client:
         result = client.range_query(query, window.start + step, window.end, step)
     groups: dict[str, list[float]] = {}

@@ -4,15 +4,20 @@
 OPA-compatible policy server, the reference service, a webhook receiver,
 prometheus-alertmanager (routing to the receiver) and prometheus (scraping the
 service, loading the alert rules, alerting to Alertmanager). DIR/stack.json
-(sloguard.stackstate) records ports, URLs and pids; `down` stops exactly those pids.
+(sloguard.stackstate) records ports, URLs, pids, the stack's own random admin token and
+the scrape job; `down` stops exactly those pids.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -22,7 +27,15 @@ from typing import Any
 
 import yaml
 
-from sloguard.conventions import BINARIES, DEMO_DEFAULT_ADMIN_TOKEN, SCRAPE_JOB
+from sloguard.conventions import (
+    ADMIN_ROLLOUT_PATH,
+    BINARIES,
+    DEMO_DEFAULT_ADMIN_TOKEN,
+    ENV_DEMO_ADMIN_TOKEN,
+    FEATURE_FLAGS,
+    SCRAPE_JOB,
+)
+from sloguard.demo.tokens import new_admin_token
 from sloguard.errors import UsageError
 from sloguard.processes import LOOPBACK, free_port, pid_alive, port_in_use, spawn, stop_pid, tail, wait_until
 from sloguard.stackstate import (
@@ -55,8 +68,9 @@ class StackOptions:
     rollout: float | None = None
     rules: Sequence[Path] = ()
     ports: dict[str, int] = field(default_factory=dict)
-    admin_token: str = DEMO_DEFAULT_ADMIN_TOKEN
+    admin_token: str | None = None  # None: `up` makes a random one for this stack (a plain plan: the dev default)
     service_args: Sequence[str] = ()
+    job: str = SCRAPE_JOB  # the scrape job name of the service in Prometheus's config
 
 
 @dataclass
@@ -79,6 +93,9 @@ def require_binary(key: str) -> str:
 
 def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) -> StackState:
     """Start every component, wait for each to be healthy, write stack.json."""
+    if not options.job.strip():
+        raise UsageError("--job must name the scrape job, e.g. sark")
+    options = dataclasses.replace(options, admin_token=options.admin_token or new_admin_token())
     directory = options.directory.resolve()
     previous = read_state(directory)
     if previous is not None:
@@ -103,8 +120,8 @@ def up(options: StackOptions, *, say: Callable[[str], None] = lambda _: None) ->
             if component.pid:
                 stop_pid(component.pid)
         raise
-    state = StackState(directory=directory, components=started, admin_token=options.admin_token,
-                       started_at=time.time())
+    state = StackState(directory=directory, components=started, admin_token=options.admin_token or "",
+                       started_at=time.time(), job=options.job)
     write_state(state)
     return state
 
@@ -119,13 +136,42 @@ def down(directory: Path) -> list[tuple[str, int, bool]]:
     return stopped
 
 
-def status(directory: Path) -> list[ComponentStatus]:
-    """Each component: is its pid running, does it answer its health check."""
-    result = []
-    for c in _existing_state(directory).components.values():
+@dataclass
+class StackStatus:
+    """What `stack status` reports: each component, the scrape job, whether the admin API takes the stack's token."""
+
+    components: list[ComponentStatus]
+    job: str
+    admin_ok: bool | None  # None: no service to ask
+    admin_detail: str
+
+
+def status(directory: Path) -> StackStatus:
+    """Each component: is its pid running, does it answer its health check; and the service's admin API."""
+    state = _existing_state(directory)
+    components = []
+    for c in state.components.values():
         running = pid_alive(c.pid)
-        result.append(ComponentStatus(c.name, c.pid, running, running and c.healthy(), c.url))
-    return result
+        components.append(ComponentStatus(c.name, c.pid, running, running and c.healthy(), c.url))
+    service = next((s for s in components if s.name == "service"), None)
+    if service is None or not service.healthy:
+        return StackStatus(components, state.job, None, "not asked: the service is not healthy")
+    ok, detail = admin_api_status(service.url, state.admin_token)
+    return StackStatus(components, state.job, ok, detail)
+
+
+def admin_api_status(service_url: str, token: str, *, timeout: float = 2.0) -> tuple[bool, str]:
+    """Does the service's admin API take `token`; (True, its rollout) or (False, why not)."""
+    request = urllib.request.Request(service_url + ADMIN_ROLLOUT_PATH, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            rollout = json.load(response)
+        shares = ", ".join(f"{flag} {float(rollout[flag]):g} %" for flag in FEATURE_FLAGS)
+    except urllib.error.HTTPError as exc:
+        return False, f"the service refused the stack's admin token (HTTP {exc.code})"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return False, f"no usable answer from {service_url}{ADMIN_ROLLOUT_PATH} ({exc})"
+    return True, f"the stack's token is accepted; rollout {shares}"
 
 
 def _existing_state(directory: Path) -> StackState:
@@ -163,6 +209,7 @@ def plan_component(name: str, options: StackOptions, ports: Mapping[str, int], b
     directory = options.directory.resolve()
     port = ports[name]
     base = f"http://{LOOPBACK}:{port}"
+    env: dict[str, str] = {}
     if name == "redis":
         argv = [binaries["redis"], "--port", str(port), "--bind", LOOPBACK, "--save", "",
                 "--appendonly", "no", "--dir", str(directory), "--protected-mode", "yes"]
@@ -177,8 +224,8 @@ def plan_component(name: str, options: StackOptions, ports: Mapping[str, int], b
             "demo", "serve", "--host", LOOPBACK, "--port", str(port),
             "--opa-url", f"http://{LOOPBACK}:{ports['policy-server']}",
             "--redis-url", f"redis://{LOOPBACK}:{ports['redis']}/0",
-            "--admin-token", options.admin_token,
         )
+        env = {ENV_DEMO_ADMIN_TOKEN: options.admin_token or DEMO_DEFAULT_ADMIN_TOKEN}
         if options.policies:
             argv += ["--policies", options.policies]
         if options.decision:
@@ -200,19 +247,19 @@ def plan_component(name: str, options: StackOptions, ports: Mapping[str, int], b
         url = base
     elif name == "prometheus":
         config = directory / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(ports, options.rules), sort_keys=False))
+        config.write_text(yaml.safe_dump(prometheus_config(ports, options.rules, job=options.job), sort_keys=False))
         argv = [binaries["prometheus"], f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
                 f"--web.listen-address={LOOPBACK}:{port}", "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=2d"]
         url = base
     else:  # pragma: no cover - COMPONENTS is closed
         raise AssertionError(name)
-    return Component(name=name, port=port, url=url, log=log_dir / f"{name}.log", argv=argv)
+    return Component(name=name, port=port, url=url, log=log_dir / f"{name}.log", argv=argv, env=env)
 
 
 def start_component(c: Component, *, timeout: float = HEALTH_TIMEOUT) -> None:
-    """Spawn the component with its argv, set its pid, wait until it is healthy (StackError if not)."""
-    c.pid = spawn(c.argv, c.log, env={**os.environ, "PYTHONUNBUFFERED": "1"}).pid
+    """Spawn the component with its argv and env, set its pid, wait until it is healthy (StackError if not)."""
+    c.pid = spawn(c.argv, c.log, env={**os.environ, "PYTHONUNBUFFERED": "1", **c.env}).pid
     if wait_until(c.healthy, timeout=timeout, alive=lambda: pid_alive(c.pid)):
         return
     died = not pid_alive(c.pid)
@@ -225,17 +272,20 @@ def start_component(c: Component, *, timeout: float = HEALTH_TIMEOUT) -> None:
 
 
 def prometheus_config(ports: Mapping[str, int], rules: Sequence[Path],
-                      base: Traversable = SHARED_PROMETHEUS_CONFIG) -> dict[str, Any]:
-    """The shared Prometheus config with this stack's loopback addresses and rule files."""
+                      base: Traversable = SHARED_PROMETHEUS_CONFIG, *, job: str = SCRAPE_JOB) -> dict[str, Any]:
+    """The shared Prometheus config with this stack's loopback addresses, rule files and the service's job name."""
     try:
         config = yaml.safe_load(base.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise StackError(f"{base}: cannot read the shared Prometheus config ({exc})") from None
     config["rule_files"] = [str(Path(r).resolve()) for r in rules]
     config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [f"{LOOPBACK}:{ports['alertmanager']}"]}]}]}
-    for job in config.get("scrape_configs", []):
-        if job.get("job_name") == SCRAPE_JOB:
-            job["static_configs"] = [{"targets": [f"{LOOPBACK}:{ports['service']}"]}]
+    services = [c for c in config.get("scrape_configs", []) if c.get("job_name") == SCRAPE_JOB]
+    if not services:
+        raise StackError(f"{base}: no scrape job {SCRAPE_JOB!r} (the reference service's) in the shared config")
+    for scrape in services:
+        scrape["job_name"] = job
+        scrape["static_configs"] = [{"targets": [f"{LOOPBACK}:{ports['service']}"]}]
     return config
 
 
@@ -273,6 +323,19 @@ def parse_ports(items: Sequence[str]) -> dict[str, int]:
             raise UsageError(f"--port {item!r}: write NAME=PORT with a port from 1 to 65535")
         ports[name.strip()] = int(value)
     return ports
+
+
+def rules_for_another_job(rules: Sequence[Path], job: str) -> list[Path]:
+    """The rule files whose selectors name a job, but never `job` (generated rules spell it job="NAME")."""
+    found = []
+    for path in rules:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue  # Prometheus says so when it loads the file
+        if 'job="' in text and f'job="{job}"' not in text:
+            found.append(Path(path))
+    return found
 
 
 def default_rules() -> list[Path]:

@@ -2,7 +2,7 @@
 
 `sloguard stack up` writes it; `stack status|down`, `load --stack`, `stress --recovery`
 and the demo read it; a restart by `stress --recovery` writes the new pid back, so
-`stack down` still stops exactly what runs. It holds the admin token: mode 0600.
+`stack down` still stops exactly what runs. It holds the stack's admin token: mode 0600.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sloguard.conventions import API_VERSION, DEMO_DEFAULT_ADMIN_TOKEN
+from sloguard.conventions import API_VERSION, DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, SCRAPE_JOB
 from sloguard.errors import SloguardError
 from sloguard.processes import http_ok, pid_alive, tcp_ok
 
@@ -44,6 +44,9 @@ class Component:
     pid: int = 0
     log: Path
     argv: list[str]
+    # Environment added to the process's: the service's admin token goes here, not in argv, which
+    # every local user can read (ps, /proc/PID/cmdline); a restart starts with it again.
+    env: dict[str, str] = field(default_factory=dict)
 
     def health_url(self) -> str | None:
         """The URL that answers 2xx when the process is ready; None when an open port is all it has."""
@@ -57,25 +60,27 @@ class Component:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "port": self.port, "url": self.url, "pid": self.pid, "log": str(self.log),
-                "argv": list(self.argv)}
+                "argv": list(self.argv), "env": dict(self.env)}
 
     @classmethod
     def from_json(cls, raw: Any) -> Component:
         """A component of stack.json; KeyError, TypeError or ValueError when it is not one."""
-        if not isinstance(raw, dict) or not isinstance(raw["argv"], list):
-            raise TypeError("a component is an object with name, port, url, pid, log and argv")
+        if not isinstance(raw, dict) or not isinstance(raw["argv"], list) or not isinstance(raw.get("env", {}), dict):
+            raise TypeError("a component is an object with name, port, url, pid, log, argv and env")
         return cls(name=str(raw["name"]), port=int(raw["port"]), url=str(raw["url"]), pid=int(raw["pid"]),
-                   log=Path(raw["log"]), argv=[str(arg) for arg in raw["argv"]])
+                   log=Path(raw["log"]), argv=[str(arg) for arg in raw["argv"]],
+                   env={str(key): str(value) for key, value in raw.get("env", {}).items()})
 
 
 @dataclass
 class StackState:
-    """The whole of stack.json: where the stack lives, when it started, its admin token, its processes."""
+    """The whole of stack.json: where the stack lives, when it started, its admin token and job, its processes."""
 
     directory: Path
     components: dict[str, Component]
-    admin_token: str = DEMO_DEFAULT_ADMIN_TOKEN
+    admin_token: str = DEMO_DEFAULT_ADMIN_TOKEN  # `stack up` makes a random one per stack
     started_at: float | None = None
+    job: str = SCRAPE_JOB  # the job name Prometheus scrapes the service under
 
     @property
     def path(self) -> Path:
@@ -92,6 +97,7 @@ class StackState:
             "directory": str(self.directory),
             "startedAt": self.started_at,
             "adminToken": self.admin_token,
+            "job": self.job,
             "components": {name: component.to_json() for name, component in self.components.items()},
         }
 
@@ -109,8 +115,8 @@ def read_state(directory: Path) -> StackState | None:
         started = raw.get("startedAt")
         return StackState(
             directory=directory.resolve(), components=components,
-            admin_token=str(raw.get("adminToken") or _token_in_argv(components.get("service"))),
-            started_at=None if started is None else float(started),
+            admin_token=str(raw.get("adminToken") or _service_token(components.get("service"))),
+            started_at=None if started is None else float(started), job=str(raw.get("job") or SCRAPE_JOB),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StackError(f"{path}: unreadable stack state ({exc}); remove it to start afresh") from None
@@ -140,9 +146,13 @@ def record_pid(directory: Path, name: str, pid: int) -> None:
     write_state(state)
 
 
-def _token_in_argv(service: Component | None) -> str:
-    """The --admin-token the service was started with (a stack.json written by hand may lack adminToken)."""
-    argv = service.argv if service is not None else []
-    if "--admin-token" in argv[:-1]:
+def _service_token(service: Component | None) -> str:
+    """The admin token the service was started with (a stack.json written by hand may lack adminToken)."""
+    if service is None:
+        return DEMO_DEFAULT_ADMIN_TOKEN
+    if service.env.get(ENV_DEMO_ADMIN_TOKEN):
+        return service.env[ENV_DEMO_ADMIN_TOKEN]
+    argv = service.argv
+    if "--admin-token" in argv[:-1]:  # a stack.json of an older sloguard, which passed it in argv
         return argv[argv.index("--admin-token") + 1]
     return DEMO_DEFAULT_ADMIN_TOKEN

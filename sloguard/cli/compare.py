@@ -33,6 +33,8 @@ from sloguard.runs.names import LATENCY_COLUMN
 @click.option("--run", "run_file", type=click.Path(dir_okay=False), help="run.json whose window --prometheus reads.")
 @click.option("--step", default="10s", show_default=True,
               help="--prometheus: one sample (mean latency) per interval of this length.")
+@click.option("--job", default=c.SCRAPE_JOB, show_default=True,
+              help="--prometheus: the service's scrape job (`sloguard stack up --job`).")
 @click.option("--block", default=None, metavar="DURATION",
               help="Block bootstrap over send time (e.g. 10s): intervals that hold when latency comes in "
                    "episodes, as on shared machines. Needs the CSV's intended_send_time column.")
@@ -43,7 +45,7 @@ from sloguard.runs.names import LATENCY_COLUMN
 def compare(control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
             filters: tuple[str, ...], column: str, max_regression: str, alpha: float, min_samples: int | None,
             resamples: int, seed: int, json_path: str | None, prometheus_url: str | None, run_file: str | None,
-            step: str, block: str | None, process_noise: str | None) -> None:
+            step: str, job: str, block: str | None, process_noise: str | None) -> None:
     """Control vs experiment: quantiles, bootstrap ratio intervals, Mann-Whitney U, Hodges-Lehmann.
 
     Exit 0 = no regression beyond --max-regression, 1 = the experiment is significantly
@@ -76,7 +78,7 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
         settings = dataclasses.replace(settings, process_noise=parse_fraction(process_noise, option="--process-noise"))
     result = build_comparison(control=control, experiment=experiment, csv_path=csv_path, by=by,
                               filters=parse_filters(filters), column=column, settings=settings,
-                              prometheus=prometheus_url, run_file=run_file, step=parse_step(step))
+                              prometheus=prometheus_url, run_file=run_file, step=parse_step(step), job=job)
     console = Console()
     out.render(result, console)
     if json_path:

@@ -87,6 +87,9 @@ def demo_serve(host: str, port: int, opa_url: str, redis_url: str, policies: str
                inject_errors: tuple[str, ...], inject_leak: tuple[str, ...], inject_panics: tuple[str, ...]) -> None:
     """Run the reference SARK service (Rust and Python decision paths, /metrics, /admin).
 
+    A --host other than loopback needs a --secret and an --admin-token of your own: the
+    defaults are published, so the service refuses them there (exit 2).
+
     \b
     Example:
       sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 \\
@@ -94,7 +97,9 @@ def demo_serve(host: str, port: int, opa_url: str, redis_url: str, policies: str
     """
     from sloguard.demo.app import ServiceSettings, rollout_percentages, run_service
     from sloguard.demo.faults import Faults
+    from sloguard.demo.tokens import admin_token_from_env, require_private_defaults, secret_from_env
 
+    require_private_defaults(host, secret_from_env(secret), admin_token_from_env(admin_token))
     rust_opa, rust_cache = rollout_percentages(rollout, rollout_rust_opa, rollout_rust_cache)
     faults = Faults.from_flags(latency=inject_latency, errors=inject_errors, leak=inject_leak, panics=inject_panics)
     # An empty --opa-url or --redis-url: the Python path has no policy server, or no Redis cache.

@@ -69,7 +69,8 @@ def load() -> None:
 @click.option("--loadgen-dir", envvar=c.ENV_LOADGEN_DIR, default=None, type=click.Path(file_okay=False),
               help="Directory with locustfile.py and profiles.yaml [default: the checkout's loadgen/].")
 @click.option("--admin-token", envvar=c.ENV_DEMO_ADMIN_TOKEN, default=None,
-              help="Admin token to apply the profile's rollout [env SLOGUARD_DEMO_ADMIN_TOKEN].")
+              help="Admin token to apply the profile's rollout [env SLOGUARD_DEMO_ADMIN_TOKEN; "
+                   "with --stack: the stack's own].")
 @click.option("--keep-rollout", is_flag=True, help="Leave the service's rollout split as it is.")
 @_load_common
 def load_run(profile: str, host: str | None, stack_dir: str | None, rate: float | None, duration: str | None,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sloguard.conventions import ExitCode
+from sloguard.conventions import SCRAPE_JOB, ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,22 +41,32 @@ def stack() -> None:
               help="Prometheus rule files to load (default: alerts/*.rules.yml when present).")
 @click.option("--port", "ports", multiple=True, metavar="NAME=PORT",
               help="Fixed port for a component (redis, policy-server, service, receiver, alertmanager, prometheus).")
+@click.option("--job", default=SCRAPE_JOB, show_default=True,
+              help="Scrape job name of the service (SARK's files use sark, sark-api, sark-gateway).")
 def stack_up(directory: str, policies: str | None, decision: str | None, rollout: float | None,
-             rules: tuple[str, ...], ports: tuple[str, ...]) -> None:
+             rules: tuple[str, ...], ports: tuple[str, ...], job: str) -> None:
     """Start the stack on free loopback ports and wait until every process is healthy.
+
+    The service's admin token is made anew for each stack and kept in DIR/stack.json
+    (mode 0600), where `load --stack`, `stress --stack`, `stack status` and the demo read it.
 
     \b
     Example:
       sloguard stack up --rollout 50 --dir .sloguard/stack
+      sloguard stack up --job sark-gateway --rules my-rules.yml
     """
-    from sloguard.stack import StackOptions, default_rules, parse_ports, up
+    from sloguard.stack import StackOptions, default_rules, parse_ports, rules_for_another_job, up
 
+    chosen = [Path(r) for r in rules] or default_rules()
     options = StackOptions(
         directory=Path(directory), policies=policies, decision=decision, rollout=rollout,
-        rules=[Path(r) for r in rules] or default_rules(), ports=parse_ports(ports),
+        rules=chosen, ports=parse_ports(ports), job=job,
     )
-    up(options, say=click.echo)
-    click.echo(f"stack up: {Path(directory).resolve()}/stack.json")
+    state = up(options, say=click.echo)
+    for path in rules_for_another_job(chosen, job):
+        click.echo(f"note: {path} selects another job than {job}: its alerts see no data (generate rules from a "
+                   f"spec with selector {{job: {job}}})")
+    click.echo(f"stack up: {state.path} (scrape job {state.job})")
 
 
 @stack.command("down")
@@ -79,6 +89,8 @@ def stack_down(directory: str) -> None:
 def stack_status(directory: str) -> None:
     """Say which processes of the stack run and answer their health checks; exit 1 if any does not.
 
+    Also asks the service's admin API with the stack's token (from stack.json) for its rollout.
+
     \b
     Example:
       sloguard stack status --dir .sloguard/stack
@@ -86,11 +98,16 @@ def stack_status(directory: str) -> None:
     from sloguard.stack import status
 
     bad = []
-    for s in status(Path(directory)):
+    report = status(Path(directory))
+    for s in report.components:
         state = "healthy" if s.healthy else ("running, not healthy" if s.running else "DIED")
         click.echo(f"{s.name:<14} pid {s.pid:<7} {state:<22} {s.url}")
         if not s.healthy:
             bad.append(s.name)
+    click.echo(f"{'admin API':<14} {report.admin_detail}")
+    if report.admin_ok is False:
+        bad.append("admin API")
+    click.echo(f"{'scrape job':<14} {report.job}")
     if bad:
         click.echo(f"not healthy: {', '.join(bad)}", err=True)
         sys.exit(int(ExitCode.FAILED))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from typing import Any
 
 from sloguard import conventions as c
 from sloguard.demo.decision import Identity
 from sloguard.errors import UsageError
+from sloguard.processes import is_loopback
 
 # jwt and cachebox are imported where tokens are made or verified: the demo extra installs them.
 
@@ -27,6 +29,26 @@ def secret_from_env(secret: str | None = None) -> str:
 def admin_token_from_env(token: str | None = None) -> str:
     """The admin API's bearer token: the argument, else $SLOGUARD_DEMO_ADMIN_TOKEN, else the documented dev default."""
     return token or os.environ.get(c.ENV_DEMO_ADMIN_TOKEN) or c.DEMO_DEFAULT_ADMIN_TOKEN
+
+
+def new_admin_token() -> str:
+    """A random admin token (`sloguard stack up` makes one per stack)."""
+    return secrets.token_urlsafe(32)
+
+
+def require_private_defaults(host: str, secret: str, admin_token: str) -> None:
+    """UsageError when a non-loopback address would serve with the documented dev secret or admin token."""
+    if host and is_loopback(host):  # "" binds every address
+        return
+    defaults = []
+    if secret == c.DEMO_DEFAULT_SECRET:
+        defaults.append(f"HS256 secret (set --secret or ${c.ENV_DEMO_SECRET})")
+    if admin_token == c.DEMO_DEFAULT_ADMIN_TOKEN:
+        defaults.append(f"admin token (set --admin-token or ${c.ENV_DEMO_ADMIN_TOKEN})")
+    if defaults:
+        shown = host or "every address"
+        raise UsageError(f"refusing to listen on {shown} with the published default {' and '.join(defaults)}, "
+                         "which anyone who reaches it could use; set your own or listen on 127.0.0.1")
 
 
 def issue_token(user: str, roles: list[str], tenant: str, *, secret: str | None = None, ttl: float = 86_400) -> str:

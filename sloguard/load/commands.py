@@ -58,7 +58,9 @@ def target_from(host: str | None, stack_dir: str | None, admin_token: str | None
         stack = Target.from_stack(Path(stack_dir))
         if host and check_host(host, allow_remote=allow_remote) != stack.url:
             raise UsageError(f"--host {host} is not the service of --stack {stack_dir} ({stack.url})")
-        return stack.url, admin_token or stack.admin_token
+        # The stack's service takes only the token it was started with: $SLOGUARD_DEMO_ADMIN_TOKEN,
+        # set for some other service, must not replace it.
+        return stack.url, stack.admin_token
     if not host:
         raise UsageError("give --host URL (or --stack DIR of `sloguard stack up`)")
     return check_host(host, allow_remote=allow_remote), admin_token

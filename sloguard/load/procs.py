@@ -93,7 +93,7 @@ class Target:
         argv = list(base.argv)
         argv[argv.index("--port") + 1] = str(port)
         proc = Component(name=name, port=port, url=f"http://{LOOPBACK}:{port}", argv=[*argv, *service_args],
-                         log=base.log.with_name(f"{name}.log"))
+                         log=base.log.with_name(f"{name}.log"), env=dict(base.env))
         self.procs[name] = proc
         start_component(proc)
         return proc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import urllib.error
@@ -13,11 +12,9 @@ from urllib.parse import urlsplit
 
 from sloguard import conventions as c
 from sloguard.errors import BackendError, UsageError
+from sloguard.processes import is_loopback
 
 # psutil (the load extra) is imported inside the one function that needs it: only soak without --pid uses it.
-
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
 
 def check_host(url: str, *, allow_remote: bool = False) -> str:
     """The target URL without a trailing slash; refuses anything but loopback unless allowed."""
@@ -31,15 +28,6 @@ def check_host(url: str, *, allow_remote: bool = False) -> str:
             f"refusing to send load to {parts.hostname}: only loopback targets (127.0.0.1) unless --allow-remote"
         )
     return url.rstrip("/")
-
-
-def is_loopback(hostname: str) -> bool:
-    if hostname.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def health_problem(url: str, timeout: float = 3.0) -> str | None:

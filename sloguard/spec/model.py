@@ -127,13 +127,24 @@ class Scoring:
 
 
 @dataclass(frozen=True)
+class AlertMetadata:
+    """Labels and annotations added to generated alerts (Sloth's page_alert / ticket_alert)."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Alerting:
-    """How `sloguard rules` alerts: low-traffic guard, links, burn-rate windows file."""
+    """How `sloguard rules` alerts: low-traffic guard, links, burn-rate windows file, labels that route."""
 
     min_request_rate: float = 1.0  # events/s under which burn-rate and latency alerts stay silent (0: off)
     runbook_url: str = ""
     dashboard_url: str = ""  # Grafana base URL; "" means conventions.DEFAULT_GRAFANA_URL
     windows: str = ""  # a built-in windows name or a file path; "" means conventions.DEFAULT_WINDOWS
+    common: AlertMetadata = field(default_factory=AlertMetadata)  # on every alert
+    page: AlertMetadata = field(default_factory=AlertMetadata)  # on pages, over `common`
+    ticket: AlertMetadata = field(default_factory=AlertMetadata)  # on tickets, over `common`
 
 
 @dataclass(frozen=True)

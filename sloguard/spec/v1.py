@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from sloguard.conventions import API_VERSION, SPEC_KIND
+from sloguard.conventions import API_VERSION, GENERATED_ALERT_LABELS, SERVICE_ALERT_LABELS, SPEC_KIND
 from sloguard.durations import parse_duration
 from sloguard.numbers import format_number
 from sloguard.spec import model
@@ -74,6 +74,13 @@ def _label_name(value: str) -> str:
     return value
 
 
+def _alert_label_name(value: str) -> str:
+    _label_name(value)
+    if value in GENERATED_ALERT_LABELS:
+        raise ValueError("is set by sloguard on every alert; choose another label")
+    return value
+
+
 def _histogram_name(value: str) -> str:
     if "{" in value:
         raise ValueError(
@@ -118,6 +125,7 @@ def _query(value: str) -> str:
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 ObjectiveName = Annotated[str, AfterValidator(_objective_name)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
+AlertLabelName = Annotated[str, AfterValidator(_alert_label_name)]
 HistogramName = Annotated[str, AfterValidator(_histogram_name)]
 Selector = Annotated[str, AfterValidator(_selector)]
 Duration = Annotated[str, AfterValidator(_duration)]
@@ -284,6 +292,13 @@ class Objective(_Model):
                 )
 
 
+class AlertMetadata(_Model):
+    """Labels and annotations of one severity's alerts (Sloth's page_alert / ticket_alert)."""
+
+    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+
+
 class Alerting(_Model):
     """Optional settings of `sloguard rules generate`."""
 
@@ -293,6 +308,19 @@ class Alerting(_Model):
     runbook_url: str = ""
     dashboard_url: str = ""
     windows: str = ""
+    # On every alert, then per severity on top (Sloth's alerting.labels, page_alert, ticket_alert).
+    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+    page_alert: AlertMetadata | None = None
+    ticket_alert: AlertMetadata | None = None
+
+    def label_sets(self) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+        """(path under alerting, labels) of every labels mapping, for checks that need the whole spec."""
+        out: list[tuple[tuple[str, ...], dict[str, str]]] = [(("labels",), self.labels)]
+        for key, metadata in (("pageAlert", self.page_alert), ("ticketAlert", self.ticket_alert)):
+            if metadata is not None:
+                out.append(((key, "labels"), metadata.labels))
+        return out
 
 
 class Spec(_Model):
@@ -316,6 +344,27 @@ class Spec(_Model):
                     f"duplicate name {show(objective.name)}, already used by objectives[{first[objective.name]}]",
                 )
             first[objective.name] = index
+        return self
+
+    @model_validator(mode="after")
+    def _alert_labels_keep_alerts_apart(self) -> Spec:
+        """An alert label that a series also carries would overwrite it, and two alerts would become one."""
+        if self.alerting is None:
+            return self
+        telling_apart: dict[str, str] = {}
+        for index, objective in enumerate(self.objectives):
+            for label in objective.by:
+                telling_apart.setdefault(label, f"objectives[{index}] groups by it")
+        for label in SERVICE_ALERT_LABELS:
+            telling_apart.setdefault(label, "the service alerts' series carry it")
+        for path, labels in self.alerting.label_sets():
+            for label in labels:
+                if label in telling_apart:
+                    raise FieldError(
+                        ("alerting", *path, label),
+                        f"{show(label)} tells one alert from another ({telling_apart[label]}); "
+                        "an alert label would merge them",
+                    )
         return self
 
 
@@ -356,7 +405,16 @@ def _alerting(alerting: Alerting | None) -> model.Alerting:
         runbook_url=alerting.runbook_url,
         dashboard_url=alerting.dashboard_url.rstrip("/"),
         windows=alerting.windows,
+        common=model.AlertMetadata(labels=dict(alerting.labels), annotations=dict(alerting.annotations)),
+        page=_alert_metadata(alerting.page_alert),
+        ticket=_alert_metadata(alerting.ticket_alert),
     )
+
+
+def _alert_metadata(metadata: AlertMetadata | None) -> model.AlertMetadata:
+    if metadata is None:
+        return model.AlertMetadata()
+    return model.AlertMetadata(labels=dict(metadata.labels), annotations=dict(metadata.annotations))
 
 
 def _objective(objective: Objective) -> model.Objective:

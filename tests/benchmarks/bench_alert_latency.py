@@ -32,7 +32,7 @@ from tests.support.rulestack import Load, admin, query, stack_down, stack_up, ur
 ROOT = Path(__file__).resolve().parents[2]
 FAST_WINDOWS = ROOT / "tests" / "data" / "rules" / "burn-windows-fast.yaml"
 ALERT = "AuthzErrorRateBudgetBurn"
-FIRING = f'ALERTS{{alertname="{ALERT}",severity="page",implementation="python",alertstate="firing"}}'
+FIRING = f'ALERTS{{alertname="{ALERT}",sloth_severity="page",implementation="python",alertstate="firing"}}'
 
 
 def page_notifications(directory: Path, after: float) -> list[float]:
@@ -42,7 +42,7 @@ def page_notifications(directory: Path, after: float) -> list[float]:
         assert isinstance(notification, dict)
         for alert in notification.get("alerts", []):
             labels = alert.get("labels", {})
-            wanted = {"alertname": ALERT, "severity": "page", "implementation": "python"}
+            wanted = {"alertname": ALERT, "sloth_severity": "page", "implementation": "python"}
             if (alert.get("status") == "firing" and all(labels.get(k) == v for k, v in wanted.items())
                     and float(entry["receivedAt"]) > after):
                 times.append(float(entry["receivedAt"]))

@@ -68,7 +68,7 @@ def pages(directory: Path, implementation: str) -> list[dict[str, Any]]:
         for alert in notification.get("alerts", []):
             labels = alert.get("labels", {})
             if (alert.get("status") == "firing" and labels.get("alertname") == ALERT
-                    and labels.get("severity") == "page" and labels.get("implementation") == implementation):
+                    and labels.get("sloth_severity") == "page" and labels.get("implementation") == implementation):
                 found.append({"receivedAt": entry["receivedAt"], "receiver": notification.get("receiver"),
                               "labels": labels, "annotations": alert.get("annotations", {})})
     return found
@@ -113,7 +113,7 @@ def test_error_fault_pages_through_alertmanager_and_page_inhibits_ticket(
 
     def ticket_inhibited() -> bool:
         alerts = httpx.get(f"{alertmanager}/api/v2/alerts", params={"inhibited": "true"}, timeout=5).json()
-        return any(a["labels"].get("alertname") == ALERT and a["labels"].get("severity") == "ticket"
+        return any(a["labels"].get("alertname") == ALERT and a["labels"].get("sloth_severity") == "ticket"
                    and a["labels"].get("implementation") == "python" and a["status"]["inhibitedBy"] for a in alerts)
 
     assert wait(ticket_inhibited, 60, interval=0.5), "the python ticket was never inhibited by its page"

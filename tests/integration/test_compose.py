@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 
 pytestmark = pytest.mark.integration
+# The service listens on the container's public address, where it refuses the published defaults:
+# compose insists on the user's own secret and admin token.
+OWN_SECRETS = {"SLOGUARD_DEMO_SECRET": "compose-test-secret", "SLOGUARD_DEMO_ADMIN_TOKEN": "compose-test-token"}
+
+
+def compose_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLOGUARD_DEMO_")}
+    return {**env, **OWN_SECRETS, **overrides}
 
 
 def compose() -> str:
@@ -25,13 +34,25 @@ def compose() -> str:
 
 def test_compose_file_is_valid_for_a_real_compose_implementation() -> None:
     result = subprocess.run([compose(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
-                            timeout=60, cwd=ROOT)
+                            timeout=60, cwd=ROOT, env=compose_env())
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_wants_the_users_own_secret_and_admin_token() -> None:
+    env = {k: v for k, v in compose_env().items() if k != "SLOGUARD_DEMO_ADMIN_TOKEN"}
+    result = subprocess.run([compose(), "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, env=env)
+    assert result.returncode != 0 and "SLOGUARD_DEMO_ADMIN_TOKEN" in result.stderr
+    config = subprocess.run([compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT, env=compose_env())
+    assert config.returncode == 0, config.stderr
+    sark = yaml.safe_load(config.stdout)["services"]["sark"]
+    assert sark["environment"] == OWN_SECRETS
 
 
 def test_every_mounted_file_exists_and_is_shared_with_the_embedded_stack() -> None:
     result = subprocess.run([compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-                            timeout=60, cwd=ROOT)
+                            timeout=60, cwd=ROOT, env=compose_env())
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
     sources = set()

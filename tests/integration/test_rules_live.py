@@ -103,7 +103,7 @@ def test_every_alert_evaluates_and_its_parts_have_data(live: dict[str, Any]) -> 
         assert alert.probes, f"{alert.alert} has no parts to check"
         for probe in alert.probes:
             assert probe in alert.expr, f"{alert.alert}: {probe} is not part of its expression"
-            exprs[f"{alert.alert} {alert.labels.get('severity')}: {probe}"] = probe
+            exprs[f"{alert.alert} {alert.labels.get('sloth_severity')}: {probe}"] = probe
     problems = wait_for_data(prometheus, exprs)
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
 

@@ -117,8 +117,8 @@ def test_amtool_accepts_the_committed_and_the_stack_config(amtool_bin: str, tmp_
 
 
 @pytest.mark.parametrize(("labels", "receiver"), [
-    (["severity=page", "sloth_slo=authz-error-rate"], "page"),
-    (["severity=ticket", "sloth_slo=authz-error-rate"], "ticket"),
+    (["severity=critical", "sloth_slo=authz-error-rate"], "page"),
+    (["severity=warning", "sloth_slo=authz-error-rate"], "ticket"),
     (["alertname=Other"], "ticket"),
 ])
 def test_alertmanager_routes_by_severity(amtool_bin: str, labels: list[str], receiver: str) -> None:

@@ -8,12 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from sloguard.conventions import BINARIES
+from sloguard.conventions import BINARIES, DEMO_DEFAULT_ADMIN_TOKEN
 from sloguard.processes import pid_alive, wait_until
 from tests.support.processes import find_binary, missing_binary_message
 
@@ -60,23 +62,63 @@ def test_up_writes_ports_urls_and_pids_and_every_component_is_healthy(stack_dir:
     status = sloguard("stack", "status", "--dir", str(stack_dir))
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count("healthy") == 6
+    assert "admin API      the stack's token is accepted; rollout rust_opa 50 %, rust_cache 50 %" in status.stdout
+    assert "scrape job     sark" in status.stdout
+
+
+def admin_status(service_url: str, token: str) -> int:
+    request = urllib.request.Request(f"{service_url}/admin/rollout", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_service_takes_the_stack_s_own_token_and_not_the_default(stack_dir: Path) -> None:
+    state = state_of(stack_dir)
+    token, service = state["adminToken"], state["components"]["service"]
+    assert token != DEMO_DEFAULT_ADMIN_TOKEN and len(token) >= 40
+    assert admin_status(service["url"], token) == 200
+    assert admin_status(service["url"], DEMO_DEFAULT_ADMIN_TOKEN) == 401
+    # Other local users can read a process's argv; the token is only in its environment (readable by us).
+    cmdline = Path(f"/proc/{service['pid']}/cmdline").read_bytes().decode()
+    assert token not in cmdline and "--admin-token" not in cmdline
+    assert token in Path(f"/proc/{service['pid']}/environ").read_bytes().decode()
+
+
+def scraped(prometheus: str, job: str) -> bool:
+    query = urllib.parse.urlencode({"query": f'up{{job="{job}"}}'})
+    with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
+        result = json.load(response)["data"]["result"]
+    return bool(result) and result[0]["value"][1] == "1"
 
 
 def test_prometheus_scrapes_the_reference_service(stack_dir: Path) -> None:
     prometheus = state_of(stack_dir)["components"]["prometheus"]["url"]
+    assert wait_until(lambda: scraped(prometheus, "sark"), timeout=60, interval=0.5), \
+        "Prometheus never scraped the service"
 
-    def scraped() -> bool:
-        url = f"{prometheus}/api/v1/query?query=up%7Bjob%3D%22sark%22%7D"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            result = json.load(response)["data"]["result"]
-        return bool(result) and result[0]["value"][1] == "1"
 
-    assert wait_until(scraped, timeout=60, interval=0.5), "Prometheus never scraped the service"
+def test_the_scrape_job_is_an_option_and_each_stack_has_its_own_token(tmp_path: Path, stack_dir: Path) -> None:
+    result = sloguard("stack", "up", "--dir", str(tmp_path), "--job", "sark-gateway")
+    try:
+        assert result.returncode == 0, result.stderr + result.stdout
+        state = state_of(tmp_path)
+        assert state["job"] == "sark-gateway"
+        assert "(scrape job sark-gateway)" in result.stdout
+        assert "selects another job than sark-gateway" in result.stdout  # alerts/sark.rules.yml: job="sark"
+        prometheus = state["components"]["prometheus"]["url"]
+        assert wait_until(lambda: scraped(prometheus, "sark-gateway"), timeout=60, interval=0.5)
+        assert not scraped(prometheus, "sark")
+        assert state["adminToken"] != state_of(stack_dir)["adminToken"]  # every stack its own token
+    finally:
+        sloguard("stack", "down", "--dir", str(tmp_path))
 
 
 def test_alertmanager_delivers_to_the_webhook_receiver(stack_dir: Path) -> None:
     alertmanager = state_of(stack_dir)["components"]["alertmanager"]["url"]
-    alert = [{"labels": {"alertname": "StackSelfTest", "severity": "ticket"}, "annotations": {"summary": "test"}}]
+    alert = [{"labels": {"alertname": "StackSelfTest", "severity": "warning"}, "annotations": {"summary": "test"}}]
     request = urllib.request.Request(f"{alertmanager}/api/v2/alerts", data=json.dumps(alert).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     urllib.request.urlopen(request, timeout=5).close()

@@ -14,9 +14,12 @@ COMMITTED = yaml.safe_load(SHARED_ALERTMANAGER_CONFIG.read_text())
 
 def test_committed_config_routes_by_severity_and_page_inhibits_ticket_of_the_same_slo() -> None:
     routes = {r["receiver"]: r["matchers"] for r in COMMITTED["route"]["routes"]}
-    assert routes == {"page": ['severity="page"'], "ticket": ['severity="ticket"']}
+    assert routes == {"page": ['severity="critical"'], "ticket": ['severity="warning"']}
     (inhibit,) = COMMITTED["inhibit_rules"]
-    assert inhibit["source_matchers"] == ['severity="page"'] and inhibit["target_matchers"] == ['severity="ticket"']
+    # sloth_severity, not severity: only sloguard's alerts carry it, so another rule's critical alert
+    # (with no sloth_slo, equal to every other alert's missing sloth_slo) cannot silence their warnings.
+    assert inhibit["source_matchers"] == ['sloth_severity="page"']
+    assert inhibit["target_matchers"] == ['sloth_severity="ticket"']
     assert {"sloth_slo", "implementation"} <= set(inhibit["equal"])
     urls = {w["url"] for r in COMMITTED["receivers"] for w in r["webhook_configs"]}
     assert urls == {"http://receiver:9095/alert"}  # docker-compose's receiver

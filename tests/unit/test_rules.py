@@ -76,7 +76,8 @@ def test_recording_rules_have_sloth_names_and_labels_for_every_window() -> None:
 def test_burn_rate_thresholds_are_factor_times_budget_as_clean_decimals() -> None:
     alerts = by_name(generated(spec(ERRORS)))["ErrsBudgetBurn"]
     page, ticket = alerts
-    assert page.labels["severity"] == "page" and ticket.labels["severity"] == "ticket"
+    assert page.labels["sloth_severity"] == "page" and ticket.labels["sloth_severity"] == "ticket"
+    assert page.labels["severity"] == "critical" and ticket.labels["severity"] == "warning"
     # budget 0.001: 14.4x = 0.0144, 6x = 0.006, 3x = 0.003, 1x = 0.001 (worked by hand).
     assert "slo:sli_error:ratio_rate1h{sloth_id=\"svc-errs\"} > 0.0144" in page.expr
     assert "slo:sli_error:ratio_rate5m{sloth_id=\"svc-errs\"} > 0.0144" in page.expr
@@ -114,13 +115,14 @@ def test_threshold_objectives_get_value_rules_and_high_low_alerts_key_pages() ->
 """
     names = by_name(generated(spec(body)))
     (high,) = names["P95High"]
-    assert high.labels["severity"] == "page" and high.for_ == "5m"
+    assert high.labels["sloth_severity"] == "page" and high.labels["severity"] == "critical" and high.for_ == "5m"
     assert high.expr == (
         '(sloguard:sli_value:5m{sloth_id="svc-p95"} > 0.005) and ignoring (sloth_window) '
         '(sloguard:sli_events:rate5m{sloth_id="svc-p95"} >= 1)'
     )
     assert names["RateLow"][0].expr == 'sloguard:sli_value:5m{sloth_id="svc-rate"} < 10'
-    assert names["RateHigh"][0].labels["severity"] == "ticket"
+    assert names["RateHigh"][0].labels["sloth_severity"] == "ticket"
+    assert names["RateHigh"][0].labels["severity"] == "warning"
 
 
 def test_service_alerts_cover_fallbacks_and_the_target() -> None:
@@ -152,6 +154,56 @@ def test_spec_alerting_is_optional_and_checked() -> None:
         load_spec_text(spec(ERRORS, "  alerting: {minRequestRate: -1}\n"), "t.yaml")
     with pytest.raises(SpecError, match=r"alerting.pageWindow: unknown key"):
         load_spec_text(spec(ERRORS, "  alerting: {pageWindow: 1h}\n"), "t.yaml")
+
+
+ROUTED = """  alerting:
+    labels: {component: gateway, severity: high}
+    annotations: {runbook: 'https://r/all'}
+    pageAlert:
+      labels: {severity: pagerduty, team: oncall}
+      annotations: {runbook: 'https://r/page', impact: users denied}
+    ticketAlert:
+      labels: {team: sark}
+"""
+
+
+def test_spec_alerting_labels_and_annotations_go_on_pages_and_tickets_the_severity_s_own_winning() -> None:
+    names = by_name(generated(spec(ERRORS, ROUTED)))
+    page, ticket = names["ErrsBudgetBurn"]
+    assert page.labels == {"sloth_id": "svc-errs", "sloth_service": "svc", "sloth_slo": "errs",
+                           "sloth_severity": "page", "severity": "pagerduty", "component": "gateway", "team": "oncall"}
+    assert ticket.labels["severity"] == "high" and ticket.labels["team"] == "sark"
+    assert ticket.labels["sloth_severity"] == "ticket" and ticket.labels["component"] == "gateway"
+    assert page.annotations["runbook"] == "https://r/page" and page.annotations["impact"] == "users denied"
+    assert ticket.annotations["runbook"] == "https://r/all" and "impact" not in ticket.annotations
+    assert page.annotations["summary"] == ticket.annotations["summary"]  # the generated ones stay
+    for alert in ("SvcTargetDown", "SvcTargetAbsent"):
+        assert names[alert][0].labels["severity"] == "pagerduty" and names[alert][0].labels["team"] == "oncall"
+    assert names["SvcRustFallbacks"][0].labels["severity"] == "high"
+    recorded = [rule for rule in generated(spec(ERRORS, ROUTED)).rules() if rule.record]
+    assert recorded and not any("component" in rule.labels for rule in recorded)  # alerts only
+
+
+@pytest.mark.parametrize(("alerting", "message"), [
+    ("  alerting:\n    labels: {sloth_severity: x}\n",
+     r"t.yaml:7: alerting.labels: key 'sloth_severity': is set by sloguard on every alert"),
+    ("  alerting:\n    pageAlert:\n      labels:\n        alertname: x\n",
+     r"t.yaml:9: alerting.pageAlert.labels: key 'alertname': is set by sloguard"),
+    ("  alerting:\n    ticketAlert:\n      labels:\n        implementation: rust\n",
+     r"t.yaml:9: alerting.ticketAlert.labels.implementation: 'implementation' tells one alert from another "
+     r"\(objectives\[0\] groups by it\)"),
+    ("  alerting:\n    labels: {instance: a}\n",
+     r"t.yaml:7: alerting.labels.instance: 'instance' tells one alert from another \(the service alerts'"),
+    ("  alerting:\n    pageAlert: {labels: {severity: 1}}\n",
+     r"t.yaml:7: alerting.pageAlert.labels.severity: must be a string"),
+    ("  alerting:\n    ticketAlert:\n      annotations: {'bad key': x}\n",
+     r"t.yaml:8: alerting.ticketAlert.annotations: key 'bad key': .* not a valid Prometheus label name"),
+    ("  alerting:\n    pageAlert: {disable: true}\n",
+     r"t.yaml:7: alerting.pageAlert.disable: unknown key; expected one of labels, annotations"),
+])
+def test_bad_alert_labels_are_spec_errors_with_file_and_line(alerting: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        load_spec_text(spec(ERRORS, alerting), "t.yaml")
 
 
 def test_repo_spec_stays_valid_and_sets_a_guard() -> None:
