@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sloguard import conventions as c
-from sloguard.demo.engine import PolicyError
+from sloguard.demo.engine import UNDEFINED, PolicyError
 
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
@@ -29,13 +29,14 @@ class Identity:
 
 @dataclass(frozen=True)
 class Decision:
-    """A normalised decision; ``error`` marks a fail-closed deny."""
+    """A normalised decision; ``error`` marks a fail-closed deny, ``warning`` a deny the policy did not make."""
 
     allow: bool
     reason: str = ""
     filtered_parameters: dict[str, Any] = field(default_factory=dict)
     cache_ttl: int = 0
     error: bool = False
+    warning: str = ""  # WARNING_UNDEFINED or WARNING_NO_ALLOW: the gateway logs it (rate-limited)
 
     @property
     def label(self) -> str:
@@ -66,20 +67,58 @@ def error_decision(error_type: str, message: str) -> Decision:
     return Decision(allow=False, reason=f"policy evaluation failed ({error_type}): {message}"[:500], error=True)
 
 
-def parse_decision(document: Any) -> Decision:
-    """Validate a decision document: an object with a boolean ``allow``; raises PolicyError."""
-    if not isinstance(document, dict):
-        if document is None:
-            raise PolicyError(c.ERROR_UNDEFINED, "the decision is undefined for this input")
-        raise PolicyError(c.ERROR_INVALID, f"the decision is a {type(document).__name__}, not an object")
-    allow = document.get("allow")
+# A decision the policy did not make is a plain deny (as in OPA's and SARK's clients, which
+# read a missing allow as false), not a policy error; the gateway logs it, rate-limited.
+WARNING_UNDEFINED = "undefined"
+WARNING_NO_ALLOW = "no_allow"
+UNDEFINED_REASON = "denied: the policy decision is undefined for this input"
+NO_ALLOW_REASON = "denied: the policy decision has no 'allow'"
+REASON_SEPARATOR = "; "
+
+
+_SHAPES = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "an array"), (dict, "an object"))
+
+
+def _shape(value: Any) -> str:
+    """A JSON value's type as OPA's documentation names it."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _SHAPES if isinstance(value, kind)), f"a {type(value).__name__}")
+
+
+def _reason(value: Any) -> str:
+    """A string, or a collection of messages (a set arrives as an array) joined in sorted order."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return REASON_SEPARATOR.join(sorted(value))
+    raise PolicyError(c.ERROR_INVALID, f"'reason' is {_shape(value)}, not a string or a collection of strings")
+
+
+def parse_decision(value: Any) -> Decision:
+    """The gateway's answer for the decision's value (the table in docs/demo.md); raises PolicyError.
+
+    A boolean is ``allow``. An object gives ``allow`` (a boolean), ``reason`` (a string, or a
+    set or array of strings), ``filtered_parameters`` (an object) and ``cache_ttl`` (seconds);
+    other keys, such as a ``deny`` set, do not change the answer. Undefined, or an object
+    without ``allow``, denies. Any other shape is an invalid decision (a policy error).
+    """
+    if value is UNDEFINED:
+        return Decision(allow=False, reason=UNDEFINED_REASON, warning=WARNING_UNDEFINED)
+    if isinstance(value, bool):
+        return Decision(allow=value)
+    if not isinstance(value, dict):
+        raise PolicyError(c.ERROR_INVALID, f"the decision is {_shape(value)}, not a boolean or an object")
+    if "allow" not in value:
+        return Decision(allow=False, reason=NO_ALLOW_REASON, warning=WARNING_NO_ALLOW)
+    allow = value["allow"]
     if not isinstance(allow, bool):
-        raise PolicyError(c.ERROR_INVALID, "the decision has no boolean 'allow'")
-    reason = document.get("reason", "")
-    filtered = document.get("filtered_parameters", {})
-    ttl = document.get("cache_ttl", 0)
-    if not isinstance(reason, str) or not isinstance(filtered, dict):
-        raise PolicyError(c.ERROR_INVALID, "'reason' must be a string and 'filtered_parameters' an object")
+        raise PolicyError(c.ERROR_INVALID, f"'allow' is {_shape(allow)}, not a boolean")
+    reason = _reason(value.get("reason", ""))
+    filtered = value.get("filtered_parameters", {})
+    if not isinstance(filtered, dict):
+        raise PolicyError(c.ERROR_INVALID, f"'filtered_parameters' is {_shape(filtered)}, not an object")
+    ttl = value.get("cache_ttl", 0)
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
         raise PolicyError(c.ERROR_INVALID, "'cache_ttl' must be a non-negative number of seconds")
     return Decision(allow=allow, reason=reason, filtered_parameters=filtered, cache_ttl=int(ttl))

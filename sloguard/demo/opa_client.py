@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sloguard import conventions as c
-from sloguard.demo.engine import PolicyError, decision_rule
+from sloguard.demo.engine import UNDEFINED, PolicyError, decision_rule
 
 # aiohttp is imported where a session is made: the demo extra installs it.
 
@@ -29,7 +29,7 @@ def _message(body: bytes) -> str:
 
 
 class OpaClient:
-    """POST /v1/data/<path> {"input": ...} -> the decision document, through one pooled client.
+    """POST /v1/data/<path> {"input": ...} -> the decision's value, through one pooled client.
 
     aiohttp rather than httpx: on this path the client is most of the cost, and httpx's
     async client measured about 1.3 ms more per call than the policy server itself takes.
@@ -64,7 +64,7 @@ class OpaClient:
         return self._session
 
     async def evaluate(self, input_json: str) -> Any:
-        """The decision document for an input (its JSON text); raises PolicyError; None = undefined."""
+        """The decision's value for an input (its JSON text); raises PolicyError; UNDEFINED when OPA has none."""
         import aiohttp
 
         body = '{"input":' + input_json + "}"
@@ -81,8 +81,10 @@ class OpaClient:
             payload = json.loads(content)
         except ValueError:
             raise PolicyError(c.ERROR_INVALID, "policy server answered invalid JSON") from None
-        # OPA omits "result" when the document is undefined.
-        return payload.get("result") if isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            raise PolicyError(c.ERROR_INVALID, "policy server answered JSON that is not an object")
+        # OPA omits "result" when the document is undefined; a "result" of null is a value.
+        return payload.get("result", UNDEFINED)
 
     async def healthy(self) -> bool:
         """Whether GET /health answers 200."""

@@ -13,7 +13,7 @@ pytest.importorskip("regorus")
 from sloguard import conventions as c
 from sloguard.demo.corpus import generate
 from sloguard.demo.decision import Identity, build_input, parse_decision
-from sloguard.demo.engine import BUNDLED_POLICIES, PolicyEngine, PolicyError
+from sloguard.demo.engine import BUNDLED_POLICIES, UNDEFINED, PolicyEngine, PolicyError
 from sloguard.errors import UsageError
 
 SERVERS = json.loads((BUNDLED_POLICIES / "data.json").read_text())["sark"]["servers"]
@@ -134,7 +134,7 @@ def test_corpus_matches_the_oracle_and_covers_every_rule(engine: PolicyEngine) -
     assert {0, 60, 300, 1800} <= {decide(engine, r.identity, r.body).cache_ttl for r in corpus}
 
 
-def test_policy_runtime_error_and_undefined_decision_raise(tmp_path: Any) -> None:
+def test_policy_runtime_error_raises_and_undefined_decision_denies(tmp_path: Any) -> None:
     (tmp_path / "p.rego").write_text(
         "package broken\n"
         'decision := {"allow": 1 / count(input.user.roles) > 0} if input.action != "gateway:server:list"\n'
@@ -147,21 +147,25 @@ def test_policy_runtime_error_and_undefined_decision_raise(tmp_path: Any) -> Non
         engine.evaluate(crash.json)
     assert raised.value.error_type == c.ERROR_POLICY and "divide by zero" in str(raised.value)
     assert "Stack backtrace" not in str(raised.value)
+    # Issue 12: an undefined decision is a plain deny (OPA answers no "result"), not an error.
     undefined = build_input(Identity("u", ("a",), "t"), "gateway:server:list", None, None, {}, {}, 1.0)
-    with pytest.raises(PolicyError) as raised:
-        parse_decision(engine.evaluate(undefined.json))
-    assert raised.value.error_type == c.ERROR_UNDEFINED
+    assert engine.evaluate(undefined.json) is UNDEFINED
+    decision = parse_decision(engine.evaluate(undefined.json))
+    assert (decision.allow, decision.error, decision.label) == (False, False, "deny")
+    assert "undefined" in decision.reason
 
 
 @pytest.mark.parametrize(
-    ("document", "error_type"),
-    [(None, c.ERROR_UNDEFINED), (True, c.ERROR_INVALID), ({"allow": "yes"}, c.ERROR_INVALID),
-     ({"allow": True, "cache_ttl": -1}, c.ERROR_INVALID), ({"reason": "no allow"}, c.ERROR_INVALID)],
+    "document",
+    # Issue 12: a bare boolean is a decision, and undefined or a missing allow is a plain deny;
+    # every other shape stays an invalid decision.
+    [{"allow": "yes"}, {"allow": True, "cache_ttl": -1}, 3, "allow", None, [True], {"allow": None},
+     {"allow": True, "reason": 5}, {"allow": True, "reason": ["a", 1]}, {"allow": True, "filtered_parameters": []}],
 )  # fmt: skip
-def test_malformed_decisions_are_errors(document: Any, error_type: str) -> None:
+def test_malformed_decisions_are_errors(document: Any) -> None:
     with pytest.raises(PolicyError) as raised:
         parse_decision(document)
-    assert raised.value.error_type == error_type
+    assert raised.value.error_type == c.ERROR_INVALID
 
 
 def test_bad_bundles_are_usage_errors(tmp_path: Any) -> None:
