@@ -37,6 +37,45 @@ FLAG_ASSIGNMENTS = "feature_flag_assignments_total"
 FLAG_ROLLOUT = "feature_flag_rollout_percentage"
 FALLBACKS = "implementation_fallback_total"
 PROCESS_RSS = "process_resident_memory_bytes"
+# SARK's gateway and policy families (src/sark/api/metrics/gateway_metrics.py, src/sark/monitoring/gateway/,
+# src/sark/services/policy/metrics.py), so SARK's own dashboards and rules find the reference service.
+SARK_GATEWAY_AUTHZ_REQUESTS = "sark_gateway_authz_requests_total"
+SARK_GATEWAY_AUTHZ_LATENCY = "sark_gateway_authz_latency_seconds"
+SARK_GATEWAY_CACHE_HITS = "sark_gateway_cache_hits_total"
+SARK_GATEWAY_CACHE_MISSES = "sark_gateway_cache_misses_total"
+SARK_GATEWAY_REQUESTS = "sark_gateway_requests_total"
+SARK_GATEWAY_REQUEST_DURATION = "sark_gateway_request_duration_seconds"
+SARK_GATEWAY_IN_FLIGHT = "sark_gateway_requests_in_flight"
+SARK_GATEWAY_CACHE_OPERATIONS = "sark_gateway_cache_operations_total"
+SARK_POLICY_DECISIONS = "sark_policy_decisions_total"
+SARK_POLICY_DURATION = "sark_policy_evaluation_duration_seconds"
+SARK_POLICY_CACHE_HITS = "sark_policy_cache_hits_total"
+SARK_POLICY_CACHE_MISSES = "sark_policy_cache_misses_total"
+SARK_POLICY_EVALUATIONS = "sark_policy_evaluations_total"
+SARK_POLICY_ERRORS = "sark_policy_evaluation_errors_total"
+# Their label keys and the values the reference service gives them.
+LABEL_ACTION = "action"
+LABEL_SERVER = "server"
+LABEL_METHOD = "method"
+LABEL_ENDPOINT = "endpoint"
+LABEL_STATUS = "status"
+LABEL_USER = "user"
+LABEL_TOOL = "tool"
+LABEL_CACHE_NAME = "cache_name"
+LABEL_POLICY_NAME = "policy_name"
+LABEL_RESOURCE_TYPE = "resource_type"
+LABEL_SENSITIVITY = "sensitivity_level"
+LABEL_CACHE_STATUS = "cache_status"
+STATUS_SUCCESS = "success"  # the request got a decision (HTTP 200, allow or deny)
+STATUS_ERROR = "error"  # the request was refused (401, 422) or failed
+USER_ANONYMOUS = "anonymous"  # SARK's user label when the caller is not known
+SENSITIVITY_UNKNOWN = "unknown"  # SARK's sensitivity_level when the tool's classification is not known
+SARK_ERROR_OPA_CONNECTION = "opa_connection"  # SARK's error_type for an unreachable policy server
+CACHE_NAMES = {"rust": "cachebox", "python": "redis"}  # cache_name by implementation
+# Labels whose values come from requests (server, user, tool, action) keep the first OPEN_LABEL_LIMIT
+# distinct values each; later ones are exported as OTHER_LABEL_VALUE, so a caller cannot grow the series.
+OPEN_LABEL_LIMIT = 32
+OTHER_LABEL_VALUE = "other"
 
 # Label keys and their values.
 LABEL_IMPLEMENTATION = "implementation"
@@ -163,6 +202,21 @@ LABEL_SLO_OBJECTIVE = "sloth_objective"  # on sloth_slo_info: the target in perc
 LABEL_SEVERITY = "severity"
 SEVERITY_PAGE = "page"
 SEVERITY_TICKET = "ticket"
+# Every alert says page or ticket in Sloth's own label; `severity` is what Alertmanager configs route
+# on (SARK's, like most, sends severity="critical" to PagerDuty). spec.alerting may set other values.
+LABEL_SLOTH_SEVERITY = "sloth_severity"
+SEVERITY_CRITICAL = "critical"
+SEVERITY_WARNING = "warning"
+DEFAULT_ROUTING_SEVERITY = {SEVERITY_PAGE: SEVERITY_CRITICAL, SEVERITY_TICKET: SEVERITY_WARNING}
+LABEL_INSTANCE = "instance"
+LABEL_ALERTNAME = "alertname"
+# Labels sloguard sets on alerts, which spec.alerting may not: alertname and the sloth_* labels.
+GENERATED_ALERT_LABELS = (
+    LABEL_ALERTNAME, LABEL_SLO_ID, LABEL_SLO_SERVICE, LABEL_SLO_NAME, LABEL_SLO_WINDOW, LABEL_SLO_OBJECTIVE,
+    LABEL_SLOTH_SEVERITY,
+)  # fmt: skip
+# Labels that tell the service alerts' series apart (fallbacks by feature and error_type, a target by instance).
+SERVICE_ALERT_LABELS = (LABEL_FEATURE, LABEL_ERROR_TYPE, LABEL_INSTANCE)
 # Built-in burn-rate windows (package data sloguard/data/burn-windows-<name>.yaml).
 WINDOWS_KIND = "BurnRateWindows"
 DEFAULT_WINDOWS = "google"

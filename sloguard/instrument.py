@@ -1,28 +1,29 @@
 """OpenTelemetry instrumentation of SARK's authorization paths: the metric contract of docs/architecture.md.
 
-SARK (or the reference service) builds one ``Instrumentation`` and records through
-pre-bound recorders, so the hot path never builds an attribute dict:
+SARK (or the reference service) builds one ``Instrumentation`` and records through recorders
+looked up by their label values, so the hot path is one dict lookup and one update:
 
     inst = Instrumentation()
-    inst.authz[("rust", "allow", "hit")].observe(seconds)
+    inst.authz[("rust", "allow", "hit", "gateway:tool:invoke", "docs-mcp")].observe(seconds)
     body = inst.exposition()          # Prometheus text for GET /metrics
 
-Everything is exported through OpenTelemetry's Prometheus exporter
+What is recorded (sources: one recording per event) and what is exported (families: sloguard's
+contract and SARK's gateway and policy families, each a projection of the sources) are declared in
+sloguard/metric_families.py. Everything is exported through OpenTelemetry's Prometheus exporter
 (opentelemetry-exporter-prometheus), which names the series: an instrument named
 ``sark_authz_duration_seconds`` with unit ``s`` becomes ``sark_authz_duration_seconds_bucket``;
 a counter gets ``_total``.
 
 Three modes, chosen at construction:
 
-- ``fast`` (default): counters and the rollout gauge are OpenTelemetry *asynchronous*
-  instruments whose callbacks read plain in-process counts; histograms are aggregated
-  in-process with the same explicit boundaries and handed to the exporter as OpenTelemetry
-  ``Histogram`` points by the reader at collection time. A recording costs well under a
-  microsecond.
-- ``otel``: stock synchronous OpenTelemetry instruments (Histogram.record / Counter.add with
-  pre-built attribute dicts and explicit-bucket Views). Identical output; each recording costs
-  several microseconds (measured in tests/benchmarks/bench_paths.py), which is why it is
-  not the default.
+- ``fast`` (default): each source series is aggregated in-process (histograms with the explicit
+  boundaries, counts as plain numbers); at collection time the reader projects them onto every
+  family and hands them to the exporter as OpenTelemetry points. A recording costs well under a
+  microsecond however many families count the event.
+- ``otel``: stock synchronous OpenTelemetry instruments, one per family; a recording updates
+  every family it feeds (Histogram.record / Counter.add with pre-built attribute dicts and
+  explicit-bucket Views). Identical output; each update costs several microseconds (measured in
+  tests/benchmarks/bench_paths.py), which is why it is not the default.
 - ``off``: recorders do nothing (the observer-effect baseline); /metrics still serves the
   process collector.
 """
@@ -32,31 +33,34 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sloguard import conventions as c
+from sloguard.metric_families import (
+    AUTHZ,
+    CACHE,
+    COUNTER,
+    FALLBACKS,
+    FLAGS,
+    HISTOGRAM,
+    IN_FLIGHT,
+    OPA,
+    OPA_ERRORS,
+    REQUESTS,
+    SOURCES,
+    Key,
+    Source,
+    families,
+    policy_name,
+)
 
 # OpenTelemetry and prometheus_client (the demo extra) are imported inside the methods that use them,
 # so that importing this module stays cheap until an Instrumentation is made.
 
 MODES = ("fast", "otel", "off")
-# The results each cache operation can have (a set never "hits").
-_CACHE_RESULTS_BY_OP = {"get": ("hit", "miss", "error"), "set": ("ok", "error"), "delete": ("ok", "error")}
 SCOPE_NAME = "sloguard.instrument"
-
-_DESCRIPTIONS = {
-    c.AUTHZ_DURATION: "End-to-end authorization decision latency in the gateway.",
-    c.AUTHZ_REQUESTS: "Authorization decisions by implementation and outcome.",
-    c.OPA_DURATION: "Policy evaluation latency.",
-    c.OPA_EVALUATIONS: "Policy evaluations.",
-    c.OPA_ERRORS: "Policy evaluations that failed.",
-    c.CACHE_DURATION: "Decision-cache operation latency.",
-    c.CACHE_OPERATIONS: "Decision-cache operations by result.",
-    c.FLAG_ASSIGNMENTS: "Feature-flag assignments of requests to an implementation.",
-    c.FLAG_ROLLOUT: "Rollout percentage of a feature flag (0-100).",
-    c.FALLBACKS: "Requests that fell back from the Rust implementation to Python.",
-}
+_FLAG_ROLLOUT_HELP = "Rollout percentage of a feature flag (0-100)."
 
 
 def _otel_name(prometheus_name: str) -> str:
@@ -80,6 +84,9 @@ class _Noop:
     def inc(self, amount: float = 1) -> None:
         """Ignore an increment."""
 
+    def dec(self, amount: float = 1) -> None:
+        """Ignore a decrement."""
+
 
 _NOOP = _Noop()
 
@@ -88,7 +95,7 @@ class _FastHistogram:
     """One histogram series aggregated in-process with explicit boundaries (OTel semantics).
 
     The event count is not kept separately: it is the sum of the bucket counts, so the
-    counter that counts the same events (e.g. sark_authz_requests_total) is derived at
+    counters that count the same events (e.g. sark_authz_requests_total) are derived at
     collection time and a recording touches one object only.
     """
 
@@ -123,118 +130,95 @@ class _FastHistogram:
             return list(self.counts), self.sum, self.min, self.max
 
 
-class _FastCounter:
-    """One monotonic counter series kept in-process and read by an OTel callback."""
+class _FastValue:
+    """One counter or up-down series kept in-process as a plain number."""
 
-    __slots__ = ("_lock", "inc", "value")
+    __slots__ = ("_lock", "dec", "inc", "value")
 
     def __init__(self, thread_safe: bool = True) -> None:
         self._lock = threading.Lock()
         self.value: float = 0
         self.inc = self._inc_locked if thread_safe else self._inc
+        self.dec = self._dec_locked if thread_safe else self._dec
 
     def _inc(self, amount: float = 1) -> None:
-        """Add to the counter."""
+        """Add to the value."""
         self.value += amount
+
+    def _dec(self, amount: float = 1) -> None:
+        """Subtract from the value (gauges only)."""
+        self.value -= amount
 
     def _inc_locked(self, amount: float = 1) -> None:
         with self._lock:
             self.value += amount
 
-
-class _Pair:
-    """A histogram series and the counter series that counts the same events."""
-
-    __slots__ = ("_counter", "_histogram")
-
-    def __init__(self, histogram: Any, counter: Any) -> None:
-        self._histogram = histogram
-        self._counter = counter
-
-    def observe(self, value: float) -> None:
-        """Record the duration and count the event."""
-        self._histogram.observe(value)
-        self._counter.inc()
+    def _dec_locked(self, amount: float = 1) -> None:
+        with self._lock:
+            self.value -= amount
 
 
-class _OtelHistogram:
-    """A stock OTel Histogram bound to a pre-built attribute dict."""
+class _OtelRecorder:
+    """One source series in mode ``otel``: every stock instrument it feeds, with pre-built attributes."""
 
-    __slots__ = ("_attributes", "_record")
+    __slots__ = ("_adds", "_records")
 
-    def __init__(self, instrument: Any, attributes: dict[str, str]) -> None:
-        self._record = instrument.record
-        self._attributes = attributes
+    def __init__(self, records: Sequence[tuple[Any, dict[str, str]]], adds: Sequence[tuple[Any, dict[str, str]]]):
+        self._records = tuple(records)  # (Histogram.record, attributes)
+        self._adds = tuple(adds)  # (Counter.add or UpDownCounter.add, attributes)
 
     def observe(self, value: float) -> None:
-        """Histogram.record with the pre-built attributes."""
-        self._record(value, self._attributes)
-
-
-class _OtelCounter:
-    """A stock OTel Counter bound to a pre-built attribute dict."""
-
-    __slots__ = ("_add", "_attributes")
-
-    def __init__(self, instrument: Any, attributes: dict[str, str]) -> None:
-        self._add = instrument.add
-        self._attributes = attributes
+        """Record the duration in each histogram family and count the event in each counter family."""
+        for record, attributes in self._records:
+            record(value, attributes)
+        for add, attributes in self._adds:
+            add(1, attributes)
 
     def inc(self, amount: float = 1) -> None:
-        """Counter.add with the pre-built attributes."""
-        self._add(amount, self._attributes)
+        """Counter.add in each family."""
+        for add, attributes in self._adds:
+            add(amount, attributes)
+
+    def dec(self, amount: float = 1) -> None:
+        """UpDownCounter.add of a negative amount (gauges only)."""
+        for add, attributes in self._adds:
+            add(-amount, attributes)
 
 
-# Fast mode: each histogram is kept with these labels ...
-_KEPT_LABELS = {
-    c.AUTHZ_DURATION: (c.LABEL_IMPLEMENTATION, c.LABEL_DECISION, c.LABEL_CACHE),
-    c.OPA_DURATION: (c.LABEL_IMPLEMENTATION,),
-    c.CACHE_DURATION: (c.LABEL_IMPLEMENTATION, c.LABEL_OPERATION, c.LABEL_RESULT),
-}
-# ... exported with these ...
-_EXPORTED_LABELS = {
-    c.AUTHZ_DURATION: (c.LABEL_IMPLEMENTATION, c.LABEL_DECISION, c.LABEL_CACHE),
-    c.OPA_DURATION: (c.LABEL_IMPLEMENTATION,),
-    c.CACHE_DURATION: (c.LABEL_IMPLEMENTATION, c.LABEL_OPERATION),
-}
-# ... and these counters count the same events, so they are derived from the histograms' counts.
-_DERIVED_COUNTERS = {
-    c.AUTHZ_REQUESTS: (c.AUTHZ_DURATION, (c.LABEL_IMPLEMENTATION, c.LABEL_DECISION)),
-    c.OPA_EVALUATIONS: (c.OPA_DURATION, (c.LABEL_IMPLEMENTATION,)),
-    c.CACHE_OPERATIONS: (c.CACHE_DURATION, (c.LABEL_IMPLEMENTATION, c.LABEL_OPERATION, c.LABEL_RESULT)),
-}
-_OWN_COUNTERS = (c.OPA_ERRORS, c.FLAG_ASSIGNMENTS, c.FALLBACKS)
-
-_Key = tuple[tuple[str, str], ...]
+# Keys holding a value past OPEN_LABEL_LIMIT (recorded as "other") are remembered too, up to this many
+# and this short, so that a busy "other" costs a dict lookup, not a bind, and memory stays bounded.
+_OTHER_KEYS_REMEMBERED = 4096
+_OTHER_KEY_CHARS = 512
 
 
-def _key(attributes: dict[str, str], keep: Sequence[str]) -> _Key:
-    return tuple((name, attributes[name]) for name in sorted(keep))
+class _Recorders(dict[tuple[str, ...], Any]):
+    """Recorders by label values (in the source's label order); a series is bound on first use."""
+
+    def __init__(self, bind: Callable[[tuple[str, ...]], tuple[Any, bool]]) -> None:
+        super().__init__()
+        self._bind = bind
+        self._others = 0
+
+    def __missing__(self, key: tuple[str, ...]) -> Any:
+        recorder, exact = self._bind(key)
+        if exact:
+            self[key] = recorder
+        elif self._others < _OTHER_KEYS_REMEMBERED and sum(map(len, key)) <= _OTHER_KEY_CHARS:
+            self._others += 1
+            self[key] = recorder
+        return recorder
 
 
-def _merge(series: dict[_Key, _FastHistogram], keep: Sequence[str]) -> dict[_Key, list[Any]]:
-    """Histogram snapshots summed over the labels not in ``keep``: key -> [counts, sum, min, max]."""
-    kept = set(keep)
-    out: dict[_Key, list[Any]] = {}
-    for key, hist in list(series.items()):
-        counts, total, low, high = hist.snapshot()
-        group = tuple(item for item in key if item[0] in kept)
-        into = out.get(group)
-        if into is None:
-            out[group] = [counts, total, low, high]
-        else:
-            into[0] = [a + b for a, b in zip(into[0], counts, strict=True)]
-            into[1] += total
-            into[2] = min(into[2], low)
-            into[3] = max(into[3], high)
-    return out
+# One exported series fed by a source series: (index of the family, its exported series).
+_Target = tuple[int, Key]
 
 
 class Instrumentation:
-    """MeterProvider + Prometheus reader + the contract's instruments, with pre-bound recorders.
+    """MeterProvider + Prometheus reader + the contract's families, with recorders per source.
 
     ``thread_safe=False`` drops the locks of mode ``fast``: right for a single event-loop
-    thread (the reference service), wrong when several threads record.
+    thread (the reference service), wrong when several threads record. ``policy`` is the
+    value of SARK's policy_name label (the service passes its decision path).
     """
 
     def __init__(
@@ -245,6 +229,7 @@ class Instrumentation:
         process_metrics: bool = True,
         service_name: str = "sark",
         thread_safe: bool = True,
+        policy: str = policy_name(c.DEMO_DEFAULT_DECISION),
     ) -> None:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
@@ -255,20 +240,26 @@ class Instrumentation:
             raise ValueError(f"unknown instrumentation mode {mode!r} (expected one of {', '.join(MODES)})")
         self.mode = mode
         self.thread_safe = thread_safe
+        self.families = families(policy)
         self.registry = registry if registry is not None else CollectorRegistry()
         if process_metrics:
             ProcessCollector(registry=self.registry)
         self._lock = threading.Lock()
         self._start_ns = time.time_ns()
-        self._histograms: dict[str, dict[_Key, _FastHistogram]] = {name: {} for name in _KEPT_LABELS}
-        self._counters: dict[str, dict[_Key, _FastCounter]] = {name: {} for name in _OWN_COUNTERS}
+        # Per source: the families' parts it feeds, its bound series, and (fast) what export reads.
+        self._parts = {s.name: [(i, p) for i, f in enumerate(self.families) for p in f.parts if p.source is s]
+                       for s in SOURCES}  # fmt: skip
+        self._series: dict[str, dict[tuple[str, ...], Any]] = {s.name: {} for s in SOURCES}
+        self._exports: dict[str, list[tuple[Any, list[_Target]]]] = {s.name: [] for s in SOURCES}
+        self._admitted: dict[tuple[str, str], set[str]] = {}
         self._rollout: dict[str, float] = {}
         self._otel: dict[str, Any] = {}
 
         self._reader = _make_reader(self.registry, self._fast_metrics)
         views = [
-            View(instrument_name=_otel_name(name), aggregation=ExplicitBucketHistogramAggregation(c.LATENCY_BUCKETS))
-            for name in _KEPT_LABELS
+            View(instrument_name=_otel_name(f.name), aggregation=ExplicitBucketHistogramAggregation(c.LATENCY_BUCKETS))
+            for f in self.families
+            if f.kind == HISTOGRAM
         ]
         kwargs: dict[str, Any] = {}
         try:  # exemplars need trace context we do not have; sampling them only costs time
@@ -286,82 +277,35 @@ class Instrumentation:
         self._meter = self.meter_provider.get_meter(SCOPE_NAME)
         self._create_instruments()
 
-        # Pre-bound recorders for every label combination the contract allows.
-        self.authz = {
-            (impl, decision, cache): self._timed(
-                c.AUTHZ_DURATION,
-                c.AUTHZ_REQUESTS,
-                {c.LABEL_IMPLEMENTATION: impl, c.LABEL_DECISION: decision, c.LABEL_CACHE: cache},
-            )
-            for impl in c.IMPLEMENTATIONS
-            for decision in c.DECISIONS
-            for cache in c.CACHE_STATES
-        }
-        self.opa = {
-            impl: self._timed(c.OPA_DURATION, c.OPA_EVALUATIONS, {c.LABEL_IMPLEMENTATION: impl})
-            for impl in c.IMPLEMENTATIONS
-        }
-        self.cache = {
-            (impl, op, result): self._timed(
-                c.CACHE_DURATION,
-                c.CACHE_OPERATIONS,
-                {c.LABEL_IMPLEMENTATION: impl, c.LABEL_OPERATION: op, c.LABEL_RESULT: result},
-            )
-            for impl in c.IMPLEMENTATIONS
-            for op in c.CACHE_OPS
-            for result in _CACHE_RESULTS_BY_OP[op]
-        }
-        self.flag = {
-            (feature, impl): self._counter(c.FLAG_ASSIGNMENTS, {c.LABEL_FEATURE: feature, c.LABEL_IMPLEMENTATION: impl})
-            for feature in c.FEATURE_FLAGS
-            for impl in c.IMPLEMENTATIONS
-        }
-        self._opa_errors: dict[tuple[str, str], Any] = {}
-        self._fallbacks: dict[tuple[str, str], Any] = {}
-        for impl in c.IMPLEMENTATIONS:
-            for error_type in c.ERROR_TYPES:
-                self.opa_error(impl, error_type, 0)
+        # Recorders, keyed by label values in the order of each source's labels (metric_families).
+        self.authz = self._recorders(AUTHZ)  # (implementation, decision, cache, action, server)
+        self.opa = self._recorders(OPA)  # (implementation, result, action)
+        self.cache = self._recorders(CACHE)  # (implementation, operation, result, action)
+        self.flag = self._recorders(FLAGS)  # (feature, implementation)
+        self.requests = self._recorders(REQUESTS)  # (status, user, tool) of POST /api/v1/gateway/authorize
+        self.in_flight = self._recorders(IN_FLIGHT)[()]  # inc() when a request starts, dec() when it ends
+        self._opa_errors = self._recorders(OPA_ERRORS)
+        self._fallbacks = self._recorders(FALLBACKS)
         for feature in c.FEATURE_FLAGS:
-            for error_type in c.ERROR_TYPES:
-                self.fallback(feature, error_type, 0)
             self.set_rollout(feature, 0.0)
 
     # -- instruments ---------------------------------------------------------------------------
 
     def _create_instruments(self) -> None:
-        """Create the OTel instruments of the chosen mode."""
+        """Mode ``otel``: a stock instrument per family, counters exported from 0; every mode: the rollout gauge."""
         from opentelemetry.metrics import CallbackOptions, Observation
 
         if self.mode == "otel":
-            for name in _KEPT_LABELS:
-                self._otel[name] = self._meter.create_histogram(
-                    _otel_name(name), unit="s", description=_DESCRIPTIONS[name]
-                )
-            for name in (*_DERIVED_COUNTERS, *_OWN_COUNTERS):
-                self._otel[name] = self._meter.create_counter(_otel_name(name), description=_DESCRIPTIONS[name])
-        elif self.mode == "fast":
-            for name, (source, keep) in _DERIVED_COUNTERS.items():
-
-                def derived(
-                    options: CallbackOptions, source: str = source, keep: tuple[str, ...] = keep
-                ) -> Iterable[Any]:
-                    for key, (counts, *_rest) in _merge(self._histograms[source], keep).items():
-                        yield Observation(sum(counts), dict(key))
-
-                self._meter.create_observable_counter(
-                    _otel_name(name), callbacks=[derived], description=_DESCRIPTIONS[name]
-                )
-            for name in _OWN_COUNTERS:
-
-                def own(
-                    options: CallbackOptions, series: dict[_Key, _FastCounter] = self._counters[name]
-                ) -> Iterable[Any]:
-                    for key, counter in list(series.items()):
-                        yield Observation(counter.value, dict(key))
-
-                self._meter.create_observable_counter(
-                    _otel_name(name), callbacks=[own], description=_DESCRIPTIONS[name]
-                )
+            meter = self._meter
+            for family in self.families:
+                name = _otel_name(family.name)
+                if family.kind == HISTOGRAM:
+                    self._otel[family.name] = meter.create_histogram(name, unit="s", description=family.description)
+                    continue
+                make = meter.create_counter if family.kind == COUNTER else meter.create_up_down_counter
+                instrument = self._otel[family.name] = make(name, description=family.description)
+                for key in family.zero_keys():  # rate() needs a first sample, and "no errors yet" is a 0
+                    instrument.add(0, dict(key))
 
         def rollout(options: CallbackOptions) -> Iterable[Any]:
             for feature, pct in list(self._rollout.items()):
@@ -370,59 +314,74 @@ class Instrumentation:
         # The gauge is cheap (set only by the admin API), so every mode uses the async instrument.
         if self.mode != "off":
             self._meter.create_observable_gauge(
-                _otel_name(c.FLAG_ROLLOUT), callbacks=[rollout], description=_DESCRIPTIONS[c.FLAG_ROLLOUT]
+                _otel_name(c.FLAG_ROLLOUT), callbacks=[rollout], description=_FLAG_ROLLOUT_HELP
             )
 
-    def _timed(self, histogram: str, counter: str, attributes: dict[str, str]) -> Any:
-        """A recorder of one duration that also counts the event (in ``counter``)."""
+    def _recorders(self, source: Source) -> _Recorders:
+        return _Recorders(lambda key: self._bind(source, key))
+
+    def _bind(self, source: Source, key: tuple[str, ...]) -> tuple[Any, bool]:
+        """The recorder of a source series (made on first use); whether every label value was admitted."""
+        if len(key) != len(source.labels):
+            raise KeyError(f"{source.name} is recorded by ({', '.join(source.labels)}), not {key!r}")
+        with self._lock:
+            bounded, exact = self._bound(source, key)
+            series = self._series[source.name]
+            recorder = series.get(bounded)
+            if recorder is None:
+                recorder = series[bounded] = self._make_recorder(source, bounded)
+            return recorder, exact
+
+    def _bound(self, source: Source, key: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+        """The key with each open label's value kept if among its first OPEN_LABEL_LIMIT values, else "other"."""
+        if not source.open_labels:
+            return key, True
+        exact = True
+        values = list(key)
+        for i, label in enumerate(source.labels):
+            if label not in source.open_labels:
+                continue
+            admitted = self._admitted.setdefault((source.name, label), set())
+            if values[i] not in admitted:
+                if len(admitted) < c.OPEN_LABEL_LIMIT:
+                    admitted.add(values[i])
+                else:
+                    values[i], exact = c.OTHER_LABEL_VALUE, False
+        return tuple(values), exact
+
+    def _make_recorder(self, source: Source, key: tuple[str, ...]) -> Any:
         if self.mode == "off":
             return _NOOP
+        labels = dict(zip(source.labels, key, strict=True))
+        targets = [(i, k) for i, part in self._parts[source.name] if (k := part.project(labels)) is not None]
         if self.mode == "otel":
-            return _Pair(
-                _OtelHistogram(self._otel[histogram], {k: attributes[k] for k in _EXPORTED_LABELS[histogram]}),
-                self._counter(counter, {k: attributes[k] for k in _DERIVED_COUNTERS[counter][1]}),
-            )
-        key = _key(attributes, _KEPT_LABELS[histogram])
-        series = self._histograms[histogram]
-        with self._lock:
-            if key not in series:
-                series[key] = _FastHistogram(c.LATENCY_BUCKETS, self.thread_safe)
-            return series[key]
+            records, adds = [], []
+            for i, k in targets:
+                family = self.families[i]
+                instrument = self._otel[family.name]
+                if family.kind == HISTOGRAM:
+                    records.append((instrument.record, dict(k)))
+                else:
+                    adds.append((instrument.add, dict(k)))
+            return _OtelRecorder(records, adds)
+        recorder: Any = (
+            _FastHistogram(c.LATENCY_BUCKETS, self.thread_safe) if source.kind == HISTOGRAM
+            else _FastValue(self.thread_safe)
+        )  # fmt: skip
+        self._exports[source.name].append((recorder, targets))
+        return recorder
 
-    def _counter(self, name: str, attributes: dict[str, str]) -> Any:
-        """A bound counter series of ``name``; exported from zero so rate() works from the start."""
-        if self.mode == "off":
-            return _NOOP
-        if self.mode == "otel":
-            bound = _OtelCounter(self._otel[name], dict(attributes))
-            bound.inc(0)
-            return bound
-        key = _key(attributes, tuple(attributes))
-        series = self._counters[name]
-        with self._lock:
-            if key not in series:
-                series[key] = _FastCounter(self.thread_safe)
-            return series[key]
-
-    # -- recording (besides the pre-bound dicts) -----------------------------------------------
+    # -- recording (besides the recorder dicts) ------------------------------------------------
 
     def opa_error(self, implementation: str, error_type: str, amount: int = 1) -> None:
         """Count a failed policy evaluation."""
-        self._count_error(self._opa_errors, c.OPA_ERRORS, c.LABEL_IMPLEMENTATION, implementation, error_type, amount)
+        if amount:
+            self._opa_errors[(implementation, error_type)].inc(amount)
 
     def fallback(self, feature: str, error_type: str, amount: int = 1) -> None:
         """Count a request that fell back from Rust to Python."""
-        self._count_error(self._fallbacks, c.FALLBACKS, c.LABEL_FEATURE, feature, error_type, amount)
-
-    def _count_error(self, bound_series: dict[tuple[str, str], Any], counter: str, label: str, value: str,
-                     error_type: str, amount: int) -> None:
-        """Add to a counter by (label, error_type), binding its series on first use (errors are rare)."""
-        key = (value, error_type)
-        bound = bound_series.get(key)
-        if bound is None:
-            bound = bound_series[key] = self._counter(counter, {label: value, c.LABEL_ERROR_TYPE: error_type})
         if amount:
-            bound.inc(amount)
+            self._fallbacks[(feature, error_type)].inc(amount)
 
     def set_rollout(self, feature: str, percentage: float) -> None:
         """Set feature_flag_rollout_percentage{feature}."""
@@ -430,42 +389,67 @@ class Instrumentation:
 
     # -- export --------------------------------------------------------------------------------
 
+    def _collect_fast(self) -> list[dict[Key, Any]]:
+        """Per family: exported series -> [bucket counts, sum, min, max] (histograms) or a number."""
+        empty = len(c.LATENCY_BUCKETS) + 1
+        out: list[dict[Key, Any]] = [
+            {key: ([[0] * empty, 0.0, float("inf"), float("-inf")] if f.kind == HISTOGRAM else 0.0)
+             for key in f.zero_keys()}
+            for f in self.families
+        ]  # fmt: skip
+        kinds = [f.kind for f in self.families]
+        for source in SOURCES:
+            for recorder, targets in list(self._exports[source.name]):
+                if source.kind == HISTOGRAM:
+                    counts, total, low, high = recorder.snapshot()
+                    events = sum(counts)
+                    for i, key in targets:
+                        if kinds[i] != HISTOGRAM:
+                            out[i][key] = out[i].get(key, 0.0) + events
+                        elif (into := out[i].get(key)) is None:
+                            out[i][key] = [counts, total, low, high]
+                        else:
+                            into[0] = [a + b for a, b in zip(into[0], counts, strict=True)]
+                            into[1] += total
+                            into[2], into[3] = min(into[2], low), max(into[3], high)
+                else:
+                    for i, key in targets:
+                        out[i][key] = out[i].get(key, 0.0) + recorder.value
+        return out
+
     def _fast_metrics(self) -> list[Any]:
-        """The in-process histograms as OpenTelemetry Histogram metrics (mode ``fast``)."""
+        """Every family as an OpenTelemetry metric (mode ``fast``): histograms, monotonic sums, gauges."""
         from opentelemetry.sdk.metrics.export import (
             AggregationTemporality,
             Histogram,
             HistogramDataPoint,
             Metric,
+            NumberDataPoint,
+            Sum,
         )
 
         if self.mode != "fast":
             return []
-        now = time.time_ns()
+        start, now = self._start_ns, time.time_ns()
+        cumulative = AggregationTemporality.CUMULATIVE
         metrics = []
-        for name, series in self._histograms.items():
-            points = [
-                HistogramDataPoint(
-                    attributes=dict(key),
-                    start_time_unix_nano=self._start_ns,
-                    time_unix_nano=now,
-                    count=sum(counts),
-                    sum=total,
-                    bucket_counts=counts,
-                    explicit_bounds=c.LATENCY_BUCKETS,
-                    min=low,
-                    max=high,
-                )
-                for key, (counts, total, low, high) in _merge(series, _EXPORTED_LABELS[name]).items()
-            ]
-            metrics.append(
-                Metric(
-                    name=_otel_name(name),
-                    description=_DESCRIPTIONS[name],
-                    unit="s",
-                    data=Histogram(data_points=points, aggregation_temporality=AggregationTemporality.CUMULATIVE),
-                )
-            )
+        for family, series in zip(self.families, self._collect_fast(), strict=True):
+            data: Any
+            if family.kind == HISTOGRAM:
+                points = [
+                    HistogramDataPoint(
+                        attributes=dict(key), start_time_unix_nano=start, time_unix_nano=now, count=sum(counts),
+                        sum=total, bucket_counts=counts, explicit_bounds=c.LATENCY_BUCKETS, min=low, max=high,
+                    )
+                    for key, (counts, total, low, high) in series.items()
+                ]  # fmt: skip
+                data = Histogram(data_points=points, aggregation_temporality=cumulative)
+            else:
+                numbers = [NumberDataPoint(dict(key), start, now, value) for key, value in series.items()]
+                # A non-monotonic cumulative sum is what the exporter turns into a gauge (as an UpDownCounter's).
+                data = Sum(numbers, cumulative, is_monotonic=family.kind == COUNTER)
+            unit = "s" if family.kind == HISTOGRAM else ""
+            metrics.append(Metric(name=_otel_name(family.name), description=family.description, unit=unit, data=data))
         return metrics
 
     def exposition(self) -> bytes:
@@ -480,7 +464,7 @@ class Instrumentation:
 
 
 def _make_reader(registry: Any, extra: Any) -> Any:
-    """A PrometheusMetricReader that also exports the in-process histograms of mode ``fast``.
+    """A PrometheusMetricReader that also exports the in-process families of mode ``fast``.
 
     The Python SDK has no MetricProducer hook yet, so the reader merges the extra metrics
     into what the SDK collected, under the instrumentation's own scope, before the

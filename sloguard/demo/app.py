@@ -33,6 +33,7 @@ from sloguard.demo.routing import Router
 from sloguard.demo.tokens import TokenError, TokenVerifier, admin_token_from_env
 from sloguard.errors import SloguardError, UsageError
 from sloguard.instrument import Instrumentation
+from sloguard.metric_families import policy_name
 
 # starlette, uvicorn and prometheus_client are imported inside the functions that use them, so that
 # importing this module (the CLI does, for `sloguard demo serve`) loads them only when the service runs.
@@ -75,7 +76,10 @@ def create_app(settings: ServiceSettings, engine: Any = None, instrumentation: A
     if engine is None:
         engine = PolicyEngine.from_directory(settings.policies, settings.decision)
     # One event-loop thread records and exports, so the recorders need no locks.
-    inst = instrumentation or Instrumentation(settings.instrumentation, thread_safe=False)
+    inst = instrumentation or Instrumentation(
+        settings.instrumentation, thread_safe=False, policy=policy_name(engine.decision)
+    )
+    requests, in_flight = inst.requests, inst.in_flight
     verifier = TokenVerifier(settings.secret)
     admin_token = admin_token_from_env(settings.admin_token)
     router = Router(settings.rollout_rust_opa, settings.rollout_rust_cache, settings.rust_enabled)
@@ -95,26 +99,37 @@ def create_app(settings: ServiceSettings, engine: Any = None, instrumentation: A
 
     async def authorize(request: Request) -> Response:
         start = perf_counter()
+        # SARK's sark_gateway_requests_total and _in_flight: every request, refused ones (401, 422) as "error".
+        in_flight.inc()
+        status, user, tool = c.STATUS_ERROR, c.USER_ANONYMOUS, ""
         try:
-            identity = verifier.verify(request.headers.get("authorization"))
-        except TokenError as exc:
-            return _json({"detail": str(exc)}, 401, {"WWW-Authenticate": "Bearer"})
-        try:
-            parsed = parse_request(json.loads(await request.body()))
-        except (ValueError, RequestError) as exc:
-            return _json({"detail": str(exc)}, 422)
-        outcome = await state["gateway"].authorize(identity, *parsed, start=start)
-        decision = outcome.decision
-        return _json(
-            {
-                "allow": decision.allow,
-                "reason": decision.reason,
-                "filtered_parameters": decision.filtered_parameters,
-                "cache_ttl": decision.cache_ttl,
-                "audit_id": str(uuid.uuid4()),
-            },
-            headers={c.HEADER_IMPLEMENTATION: outcome.implementation},
-        )
+            try:
+                identity = verifier.verify(request.headers.get("authorization"))
+            except TokenError as exc:
+                return _json({"detail": str(exc)}, 401, {"WWW-Authenticate": "Bearer"})
+            user = identity.user_id
+            try:
+                parsed = parse_request(json.loads(await request.body()))
+            except (ValueError, RequestError) as exc:
+                return _json({"detail": str(exc)}, 422)
+            tool = parsed[2] or ""
+            outcome = await state["gateway"].authorize(identity, *parsed, start=start)
+            decision = outcome.decision
+            response = _json(
+                {
+                    "allow": decision.allow,
+                    "reason": decision.reason,
+                    "filtered_parameters": decision.filtered_parameters,
+                    "cache_ttl": decision.cache_ttl,
+                    "audit_id": str(uuid.uuid4()),
+                },
+                headers={c.HEADER_IMPLEMENTATION: outcome.implementation},
+            )
+            status = c.STATUS_SUCCESS
+            return response
+        finally:
+            in_flight.dec()
+            requests[(status, user, tool)].inc()
 
     async def health(request: Request) -> Response:
         return _json({"status": "ok"})

@@ -5,7 +5,8 @@ cached in-process by cachebox (``RustCache``). Python path: the policy is evalua
 OPA-compatible server over HTTP (``OpaClient``) and decisions are cached in Redis
 (``RedisCache``). The flags ``rust_opa`` (evaluation) and ``rust_cache`` (cache) route each
 user independently. A failing Rust side falls back to Python and is counted; a policy that
-cannot decide denies (fail closed) with decision="error".
+fails denies (fail closed) with decision="error"; an undefined decision, or one without
+``allow``, is a plain deny. Both are logged once per kind per interval.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sloguard.demo.decision import Decision, Identity, PolicyInput, build_input,
 from sloguard.demo.engine import PolicyEngine, PolicyError
 from sloguard.demo.faults import Faults
 from sloguard.demo.opa_client import OpaClient
+from sloguard.demo.ratelog import RateLimitedLog
 from sloguard.demo.routing import Router
 from sloguard.instrument import Instrumentation
 
@@ -65,6 +67,7 @@ class Gateway:
         self.router = router
         self.faults = faults
         self.inst = instrumentation
+        self.log = RateLimitedLog()  # policy errors and undecided denies: one line per kind per interval
         for feature in c.FEATURE_FLAGS:
             instrumentation.set_rollout(feature, router.effective(feature))
 
@@ -82,6 +85,7 @@ class Gateway:
         Raises RustFailure when the Rust side itself fails, so that the caller can fall back.
         """
         faults = self.faults
+        action = policy_input.document["action"]
         start = perf_counter()
         try:
             if faults.latency:
@@ -104,13 +108,16 @@ class Gateway:
             if faults.errors and faults.fail(implementation):
                 raise PolicyError(c.ERROR_INJECTED, "injected evaluation error")
             decision = parse_decision(document)
+            if decision.warning:
+                self.log.warning(f"{implementation} path: {decision.warning} decision", decision.reason)
         except PolicyError as exc:
             self.inst.opa_error(implementation, exc.error_type)
+            self.log.log(f"{implementation} path: policy error ({exc.error_type})", f"{exc}; denied")
             decision = error_decision(exc.error_type, str(exc))
         except RustFailure:
-            self.inst.opa[implementation].observe(perf_counter() - start)
+            self.inst.opa[(implementation, "error", action)].observe(perf_counter() - start)
             raise
-        self.inst.opa[implementation].observe(perf_counter() - start)
+        self.inst.opa[(implementation, decision.label, action)].observe(perf_counter() - start)
         return decision
 
     async def _evaluate_routed(self, implementation: str, policy_input: PolicyInput) -> tuple[str, Decision]:
@@ -124,14 +131,14 @@ class Gateway:
 
     # -- cache ---------------------------------------------------------------------------------
 
-    async def cache_get(self, implementation: str, key: str) -> tuple[str, Decision | None, bool]:
+    async def cache_get(self, implementation: str, key: str, action: str) -> tuple[str, Decision | None, bool]:
         """(cache implementation used, cached decision or None, whether the cache was usable)."""
         inst = self.inst
         if implementation == RUST:
             if not (self.faults.panics and self.faults.panic(c.FLAG_RUST_CACHE)):
                 start = perf_counter()
                 found = self.rust_cache.get(key)
-                inst.cache[(RUST, "get", "miss" if found is None else "hit")].observe(perf_counter() - start)
+                inst.cache[(RUST, "get", "miss" if found is None else "hit", action)].observe(perf_counter() - start)
                 return RUST, found, True
             inst.fallback(c.FLAG_RUST_CACHE, c.ERROR_INJECTED)
         if self.redis_cache is None:
@@ -140,26 +147,26 @@ class Gateway:
         try:
             found = await self.redis_cache.get(key)
         except CacheUnavailable:
-            inst.cache[(PYTHON, "get", "error")].observe(perf_counter() - start)
+            inst.cache[(PYTHON, "get", "error", action)].observe(perf_counter() - start)
             return PYTHON, None, False
-        inst.cache[(PYTHON, "get", "miss" if found is None else "hit")].observe(perf_counter() - start)
+        inst.cache[(PYTHON, "get", "miss" if found is None else "hit", action)].observe(perf_counter() - start)
         return PYTHON, found, True
 
-    async def cache_set(self, implementation: str, key: str, decision: Decision) -> bool:
+    async def cache_set(self, implementation: str, key: str, decision: Decision, action: str) -> bool:
         """Store a decision for its TTL; False when the cache could not take it."""
         start = perf_counter()
         if implementation == RUST:
             self.rust_cache.set(key, decision, decision.cache_ttl)
-            self.inst.cache[(RUST, "set", "ok")].observe(perf_counter() - start)
+            self.inst.cache[(RUST, "set", "ok", action)].observe(perf_counter() - start)
             return True
         if self.redis_cache is None:
             return False
         try:
             await self.redis_cache.set(key, decision, decision.cache_ttl)
         except CacheUnavailable:
-            self.inst.cache[(PYTHON, "set", "error")].observe(perf_counter() - start)
+            self.inst.cache[(PYTHON, "set", "error", action)].observe(perf_counter() - start)
             return False
-        self.inst.cache[(PYTHON, "set", "ok")].observe(perf_counter() - start)
+        self.inst.cache[(PYTHON, "set", "ok", action)].observe(perf_counter() - start)
         return True
 
     # -- the whole flow ------------------------------------------------------------------------
@@ -186,7 +193,7 @@ class Gateway:
         self.inst.flag[(c.FLAG_RUST_CACHE, cache_impl)].inc()
 
         key = policy_input.cache_key
-        cache_impl, cached, usable = await self.cache_get(cache_impl, key)
+        cache_impl, cached, usable = await self.cache_get(cache_impl, key, action)
         if cached is not None:
             implementation, decision, state = engine_impl, cached, "hit"
         else:
@@ -196,10 +203,10 @@ class Gateway:
             elif decision.cache_ttl <= 0 or not usable:
                 state = "bypass"  # never cached (critical) or the cache is down
             else:
-                state = "miss" if await self.cache_set(cache_impl, key, decision) else "bypass"
+                state = "miss" if await self.cache_set(cache_impl, key, decision, action) else "bypass"
         if self.faults.leak:
             self.faults.leak_for(implementation)
-        self.inst.authz[(implementation, decision.label, state)].observe(perf_counter() - start)
+        self.inst.authz[(implementation, decision.label, state, action, server or "")].observe(perf_counter() - start)
         return Outcome(decision, implementation, state)
 
     async def clear_caches(self) -> dict[str, Any]:
