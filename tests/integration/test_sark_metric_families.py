@@ -23,30 +23,13 @@ from sloguard.demo.tokens import issue_token
 from sloguard.metric_families import policy_name
 from tests.support.clirun import sloguard_executable
 from tests.support.processes import ProcessGroup, free_port
+from tests.support.sarkfamilies import SARK_FAMILIES
 
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-secret-0123456789abcdef"
 ADMIN = "integration-admin-token"
 
-# name -> (type, label names), as in SARK's source; sark_policy_evaluation_duration_seconds and
-# sark_policy_cache_{hits,misses}_total carry the union of SARK's two definitions (docs/architecture.md).
-SARK_FAMILIES = {
-    c.SARK_GATEWAY_AUTHZ_REQUESTS: ("counter", {"decision", "action", "server"}),
-    c.SARK_GATEWAY_AUTHZ_LATENCY: ("histogram", {"action"}),
-    c.SARK_GATEWAY_CACHE_HITS: ("counter", set()),
-    c.SARK_GATEWAY_CACHE_MISSES: ("counter", set()),
-    c.SARK_GATEWAY_REQUESTS: ("counter", {"method", "endpoint", "status", "user", "tool"}),
-    c.SARK_GATEWAY_REQUEST_DURATION: ("histogram", {"method", "endpoint"}),
-    c.SARK_GATEWAY_IN_FLIGHT: ("gauge", set()),
-    c.SARK_GATEWAY_CACHE_OPERATIONS: ("counter", {"operation", "cache_name", "result"}),
-    c.SARK_POLICY_DECISIONS: ("counter", {"policy_name", "decision", "resource_type"}),
-    c.SARK_POLICY_DURATION: ("histogram", {"policy_name", "action", "sensitivity_level", "cache_status"}),
-    c.SARK_POLICY_CACHE_HITS: ("counter", {"policy_name", "sensitivity_level"}),
-    c.SARK_POLICY_CACHE_MISSES: ("counter", {"policy_name", "sensitivity_level"}),
-    c.SARK_POLICY_EVALUATIONS: ("counter", {"action", "sensitivity_level", "result"}),
-    c.SARK_POLICY_ERRORS: ("counter", {"error_type"}),
-}
 # SARK's own bucket boundaries of its latency histograms (gateway_metrics.py, monitoring/gateway/metrics.py).
 SARK_BUCKETS = {
     c.SARK_GATEWAY_AUTHZ_LATENCY: {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0},

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sloguard import conventions as c
 from sloguard.instrument import Instrumentation
 from sloguard.metric_families import policy_name, resource_type
+from tests.support.sarkfamilies import SARK_FAMILIES
 
 CONTRACT_FAMILIES = {
     # family name as prometheus_client's parser reports it -> type
@@ -26,24 +27,6 @@ CONTRACT_FAMILIES = {
     "feature_flag_assignments": "counter",
     "feature_flag_rollout_percentage": "gauge",
     "implementation_fallback": "counter",
-}
-# SARK's gateway and policy families: exposed name -> (type, label names) as SARK defines them; where SARK
-# defines one name twice with different labels, the union (sark_policy_evaluation_duration_seconds, _cache_*).
-SARK_FAMILIES = {
-    c.SARK_GATEWAY_AUTHZ_REQUESTS: ("counter", {"decision", "action", "server"}),
-    c.SARK_GATEWAY_AUTHZ_LATENCY: ("histogram", {"action"}),
-    c.SARK_GATEWAY_CACHE_HITS: ("counter", set()),
-    c.SARK_GATEWAY_CACHE_MISSES: ("counter", set()),
-    c.SARK_GATEWAY_REQUESTS: ("counter", {"method", "endpoint", "status", "user", "tool"}),
-    c.SARK_GATEWAY_REQUEST_DURATION: ("histogram", {"method", "endpoint"}),
-    c.SARK_GATEWAY_IN_FLIGHT: ("gauge", set()),
-    c.SARK_GATEWAY_CACHE_OPERATIONS: ("counter", {"operation", "cache_name", "result"}),
-    c.SARK_POLICY_DECISIONS: ("counter", {"policy_name", "decision", "resource_type"}),
-    c.SARK_POLICY_DURATION: ("histogram", {"policy_name", "action", "sensitivity_level", "cache_status"}),
-    c.SARK_POLICY_CACHE_HITS: ("counter", {"policy_name", "sensitivity_level"}),
-    c.SARK_POLICY_CACHE_MISSES: ("counter", {"policy_name", "sensitivity_level"}),
-    c.SARK_POLICY_EVALUATIONS: ("counter", {"action", "sensitivity_level", "result"}),
-    c.SARK_POLICY_ERRORS: ("counter", {"error_type"}),
 }
 SERVERS = tuple(f"server-{i}" for i in range(c.OPEN_LABEL_LIMIT + 8))  # more than the label keeps
 ACTION = c.GATEWAY_ACTIONS[0]
