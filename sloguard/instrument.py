@@ -241,6 +241,8 @@ class Instrumentation:
         self.mode = mode
         self.thread_safe = thread_safe
         self.families = families(policy)
+        # The series exported at 0 depend only on the families: projected once, not on every scrape.
+        self._zero_keys = [f.zero_keys() for f in self.families]
         self.registry = registry if registry is not None else CollectorRegistry()
         if process_metrics:
             ProcessCollector(registry=self.registry)
@@ -394,8 +396,8 @@ class Instrumentation:
         empty = len(c.LATENCY_BUCKETS) + 1
         out: list[dict[Key, Any]] = [
             {key: ([[0] * empty, 0.0, float("inf"), float("-inf")] if f.kind == HISTOGRAM else 0.0)
-             for key in f.zero_keys()}
-            for f in self.families
+             for key in zero_keys}
+            for f, zero_keys in zip(self.families, self._zero_keys, strict=True)
         ]  # fmt: skip
         kinds = [f.kind for f in self.families]
         for source in SOURCES:

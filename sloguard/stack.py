@@ -37,7 +37,7 @@ from sloguard.conventions import (
 )
 from sloguard.demo.tokens import new_admin_token
 from sloguard.errors import UsageError
-from sloguard.processes import LOOPBACK, free_port, pid_alive, port_in_use, spawn, stop_pid, tail, wait_until
+from sloguard.processes import LOOPBACK, free_ports, pid_alive, port_in_use, spawn, stop_pid, tail, wait_until
 from sloguard.stackstate import (
     STATE_FILE,
     STOPPED_STATE_FILE,
@@ -192,10 +192,7 @@ def _choose_ports(fixed: dict[str, int]) -> dict[str, int]:
                 raise StackError(f"port {fixed[name]} ({name}) is in use: choose another or omit it for a free one")
             ports[name] = fixed[name]
         else:
-            port = free_port()
-            while port in ports.values():
-                port = free_port()
-            ports[name] = port
+            [ports[name]] = free_ports(1, taken={*ports.values(), *fixed.values()})
     return ports
 
 

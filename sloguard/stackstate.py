@@ -7,16 +7,14 @@ and the demo read it; a restart by `stress --recovery` writes the new pid back, 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sloguard.conventions import API_VERSION, DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, SCRAPE_JOB
 from sloguard.errors import SloguardError
+from sloguard.files import write_text_atomic
 from sloguard.processes import http_ok, pid_alive, tcp_ok
 
 STATE_FILE = "stack.json"
@@ -125,15 +123,7 @@ def read_state(directory: Path) -> StackState | None:
 def write_state(state: StackState) -> Path:
     """Write stack.json atomically (a reader never sees half a file), readable by this user only."""
     state.directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=state.directory, prefix=f".{STATE_FILE}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(state.to_json(), indent=2) + "\n")
-        os.replace(tmp, state.path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(state.path, json.dumps(state.to_json(), indent=2) + "\n", mode=0o600)
     return state.path
 
 

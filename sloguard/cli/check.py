@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+# Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
+# cli package only (tests/unit/test_spec_loader.py holds it to that).
+
 
 @click.command()
 @click.argument("spec_file", default="sloguard.yaml")

@@ -11,6 +11,9 @@ from sloguard import conventions as c
 from sloguard.conventions import ExitCode
 from sloguard.runs.names import LATENCY_COLUMN
 
+# Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
+# cli package only (tests/unit/test_spec_loader.py holds it to that).
+
 
 @click.command()
 @click.option("--control", help="Control: latency CSV, check report, run.json, baseline or run dir "

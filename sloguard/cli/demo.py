@@ -9,6 +9,9 @@ import click
 
 from sloguard import conventions as c
 
+# Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
+# cli package only (tests/unit/test_spec_loader.py holds it to that).
+
 
 @click.group(invoke_without_command=True)
 @click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True, help="Spec to judge the run.")

@@ -14,6 +14,9 @@ from sloguard.errors import SloguardError
 
 if TYPE_CHECKING:
     from sloguard.spec.model import SLOSet
+# Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
+# cli package only (tests/unit/test_spec_loader.py holds it to that).
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 # What a generator makes of a spec and its burn windows: relative path -> file content.

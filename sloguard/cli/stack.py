@@ -11,6 +11,10 @@ import click
 
 from sloguard.conventions import SCRAPE_JOB, ExitCode
 
+# Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
+# cli package only (tests/unit/test_spec_loader.py holds it to that).
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_STACK_DIR = ".sloguard/stack"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sloguard.conventions import DEMO_DEFAULT_ADMIN_TOKEN
 from sloguard.errors import UsageError
-from sloguard.processes import LOOPBACK, free_port, pid_alive, stop_pid, tcp_ok, wait_until
+from sloguard.processes import LOOPBACK, free_ports, pid_alive, stop_pid, tcp_ok, wait_until
 from sloguard.stack import SERVICE_COMPONENTS, StackOptions, plan_component, require_binary, start_component
 from sloguard.stackstate import STATE_FILE, Component, read_state, record_pid
 
@@ -50,7 +50,7 @@ class Target:
         binaries = {"redis": require_binary("redis")}
         directory = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="sloguard-target-"))
         directory.mkdir(parents=True, exist_ok=True)
-        ports = {name: free_port() for name in SERVICE_COMPONENTS}
+        ports = dict(zip(SERVICE_COMPONENTS, free_ports(len(SERVICE_COMPONENTS)), strict=True))
         options = StackOptions(directory=directory, admin_token=admin_token, service_args=service_args)
         procs = {name: plan_component(name, options, ports, binaries, log_dir=directory)
                  for name in SERVICE_COMPONENTS}
@@ -89,7 +89,7 @@ class Target:
         if not self.owned:
             raise UsageError("a second service can only be added to a target started here")
         base = self.procs["service"]
-        port = free_port()
+        [port] = free_ports(1, taken={p.port for p in self.procs.values()})
         argv = list(base.argv)
         argv[argv.index("--port") + 1] = str(port)
         proc = Component(name=name, port=port, url=f"http://{LOOPBACK}:{port}", argv=[*argv, *service_args],

@@ -115,6 +115,7 @@ def _open_loop(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float
 
 
 def _locust(options: LoadOptions, progress: Any) -> tuple[Counts, tuple[float, float], bool, dict[str, Any]]:
+    # Imported here: locust_run brings in Locust and gevent, whose monkey-patching the open loop must not get.
     from sloguard.load.locust_run import Distribution, run_locust
 
     distribution = Distribution(options.workers, options.remote_workers, options.master_bind, options.master_port)

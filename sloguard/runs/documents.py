@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,14 +13,8 @@ from typing import Any
 from sloguard.conventions import API_VERSION, LOAD_RUN_KIND, SOAK_KIND, STRESS_KIND
 from sloguard.durations import Window, parse_time
 from sloguard.errors import UsageError
+from sloguard.files import write_text_atomic
 from sloguard.runs.names import RUN_JSON, SOAK_JSON, STRESS_JSON
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write atomically: a reader (or a Ctrl-C) never sees half a file."""
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_json(path: Path, doc: Mapping[str, Any], *, indent: int = 2) -> None:
@@ -229,6 +222,8 @@ def read_slo_variables(path: Path) -> dict[str, float]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable run file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: not a run.json (a JSON object)")
     raw = doc.get("sloVariables") or {}
     if not isinstance(raw, dict) or not all(isinstance(v, int | float) for v in raw.values()):
         raise UsageError(f"{path}: sloVariables must map names to numbers")

@@ -230,3 +230,27 @@ def test_a_truncated_last_row_is_skipped_whole_not_half_read(tmp_path: Path) -> 
         lat = read(path)
         assert lat is not None
         assert [len(lat.sent), len(lat.latency), len(lat.implementation), len(lat.status)] == [20] * 4, read
+
+
+@pytest.mark.parametrize("text", ["[]", "null", '"run"', "3"])
+def test_a_run_file_that_is_not_an_object_is_a_one_line_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "run.json"
+    path.write_text(text)
+    for read in (runs.read_slo_variables, runs.read_window):
+        with pytest.raises(UsageError, match=rf"^{path}: "):
+            read(path)
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "run.json"
+    runs.write_json(path, {"old": 1})
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runs.write_json(path, {"new": 2})
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]

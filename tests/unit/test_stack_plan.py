@@ -17,6 +17,7 @@ from sloguard import demo_pipeline, stack
 from sloguard.cli import cli
 from sloguard.conventions import DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, SCRAPE_JOB
 from sloguard.errors import UsageError
+from sloguard.processes import free_ports
 from sloguard.stackstate import Component, read_state
 from tests.support.fakehttp import FakeHTTPServer, RecordedRequest, json_answer
 
@@ -136,3 +137,9 @@ def test_the_demo_waits_for_a_scrape_of_the_stack_s_job() -> None:
         assert demo_pipeline._scraped_after(server.url, "sark-gateway", 1700000000)
         assert not demo_pipeline._scraped_after(server.url, "sark-gateway", 1700000200)
         assert 'job="sark-gateway"' in server.requests[0].params["query"]
+
+
+def test_free_ports_are_distinct_and_avoid_the_taken_ones() -> None:
+    taken = set(free_ports(5))
+    ports = free_ports(40, taken=taken)
+    assert len(set(ports)) == 40 and not taken & set(ports)
