@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from sloguard import conventions as c
+from sloguard.files import write_text_atomic
 from sloguard.spec.model import SLOSet
 
 # The four dashboards of a service; with the service name they make its stable uids.
@@ -57,7 +58,7 @@ def write_files(files: dict[str, str], directory: Path) -> list[Path]:
     for name, text in files.items():
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
         written.append(path)
     return written
 

@@ -107,6 +107,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def report_values(doc: Mapping[str, Any], path: Path) -> dict[str, tuple[float | None, bool]]:
     """Metric -> (value, lower is better) from a CheckReport (objective values) or a LoadRun (its summary)."""
+    try:
+        return _report_values(doc, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a valid {doc.get('kind')} document ({exc!r})") from None
+
+
+def _report_values(doc: Mapping[str, Any], path: Path) -> dict[str, tuple[float | None, bool]]:
     kind = doc.get("kind")
     out: dict[str, tuple[float | None, bool]] = {}
     if kind == REPORT_KIND:
@@ -159,9 +166,17 @@ def make_baseline(path_text: str, *, by: str = LABEL_IMPLEMENTATION, now: float 
 def baseline_source(doc: Mapping[str, Any], path: Path, *, by: str | None = None,
                     filters: Mapping[str, str] | None = None) -> Source:
     """The Source a Baseline document stands for."""
+    try:
+        return _baseline_source(doc, path, by=by, filters=filters)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a valid {BASELINE_KIND} document ({exc!r})") from None
+
+
+def _baseline_source(doc: Mapping[str, Any], path: Path, *, by: str | None,
+                     filters: Mapping[str, str] | None) -> Source:
     if doc.get("apiVersion") != API_VERSION:
         raise UsageError(f"{path}: apiVersion {doc.get('apiVersion')!r} is not {API_VERSION}")
-    samples: dict[str, Sample] = {g: list(v["values"]) for g, v in (doc.get("samples") or {}).items()}
+    samples: dict[str, Sample] = {g: [float(x) for x in v["values"]] for g, v in (doc.get("samples") or {}).items()}
     grouped = doc.get("groupedBy")
     if filters and grouped and set(filters) == {grouped}:
         samples = {g: v for g, v in samples.items() if g == filters[grouped]}

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from sloguard.files import write_text_atomic
 from sloguard.report.perfdata import load
 from sloguard.report.perfdoc import Chart, Para, Report, Table
 from sloguard.report.performance import build
@@ -100,6 +101,6 @@ def write_report(run_dirs: Sequence[Path], output_dir: Path) -> Path:
     report = build(load([Path(d) for d in run_dirs]))
     output_dir.mkdir(parents=True, exist_ok=True)
     html_path = output_dir / HTML_FILE
-    html_path.write_text(to_html(report), encoding="utf-8")
-    (output_dir / MARKDOWN_FILE).write_text(to_markdown(report, HTML_FILE), encoding="utf-8")
+    write_text_atomic(html_path, to_html(report))
+    write_text_atomic(output_dir / MARKDOWN_FILE, to_markdown(report, HTML_FILE))
     return html_path

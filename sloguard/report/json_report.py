@@ -9,6 +9,7 @@ from typing import Any
 
 from sloguard.conventions import API_VERSION, CHECK_REPORT_JSON, REPORT_KIND
 from sloguard.evaluate import CheckResult, Verdict
+from sloguard.files import write_text_atomic
 from sloguard.report.format import iso
 from sloguard.spec.model import Bound
 
@@ -68,5 +69,5 @@ def _bound(bound: Bound) -> dict[str, float]:
 
 def write(document: dict[str, Any], directory: Path) -> Path:
     path = directory / FILENAME
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
     return path

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from sloguard.evaluate import CheckResult, Status
+from sloguard.files import write_text_atomic
 from sloguard.report.format import format_bound, format_value
 
 FILENAME = "sloguard-junit.xml"
@@ -50,5 +51,5 @@ def render(result: CheckResult) -> str:
 
 def write(result: CheckResult, directory: Path) -> Path:
     path = directory / FILENAME
-    path.write_text(render(result), encoding="utf-8")
+    write_text_atomic(path, render(result))
     return path

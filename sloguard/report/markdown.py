@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sloguard.evaluate import CheckResult
+from sloguard.files import write_text_atomic
 from sloguard.report.format import STATUS_ICON, format_bound, format_value, iso
 
 FILENAME = "sloguard-summary.md"
@@ -52,5 +53,5 @@ def render(result: CheckResult) -> str:
 
 def write(result: CheckResult, directory: Path) -> Path:
     path = directory / FILENAME
-    path.write_text(render(result), encoding="utf-8")
+    write_text_atomic(path, render(result))
     return path

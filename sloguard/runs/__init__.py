@@ -31,7 +31,6 @@ from sloguard.runs.documents import (
     write_run,
     write_soak,
     write_stress,
-    write_text_atomic,
 )
 from sloguard.runs.latencies import (
     Latencies,
@@ -99,6 +98,5 @@ __all__ = [
     "write_run",
     "write_soak",
     "write_stress",
-    "write_text_atomic",
     "write_timeline",
 ]

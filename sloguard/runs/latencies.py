@@ -215,6 +215,13 @@ class Latencies:
 
 def read_latencies(path: Path) -> Latencies | None:
     """Every row of a latency CSV that reads (others are skipped); None without a latency column or a row."""
+    try:
+        return _read_latencies(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable latency CSV ({exc})") from None
+
+
+def _read_latencies(path: Path) -> Latencies | None:
     import numpy as np
 
     with path.open(newline="", encoding="utf-8") as fh:
@@ -253,6 +260,13 @@ def read_latencies(path: Path) -> Latencies | None:
 
 
 def _read_latencies_with_csv(path: Path) -> Latencies | None:
+    try:
+        return _csv_latencies(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable latency CSV ({exc})") from None
+
+
+def _csv_latencies(path: Path) -> Latencies | None:
     import numpy as np
 
     sent: list[float] = []

@@ -7,16 +7,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from sloguard.files import write_text_atomic
 from sloguard.runs.names import RSS_BYTES_COLUMN, RSS_COLUMNS, RSS_CSV, RSS_TIME_COLUMN, TIMELINE_COLUMNS
 
 
 def write_timeline(path: Path, timeline: list[dict[str, float]], t0_unix: float) -> None:
     """One row per second of an open-loop run: completions, errors and their ratio."""
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(",".join(TIMELINE_COLUMNS) + "\n")
-        for row in timeline:
-            fh.write(f"{t0_unix + row['second']:.3f},{row['second']:.0f},{row['done']:.0f},{row['errors']:.0f},"
-                     f"{row['error_ratio']}\n")
+    rows = [f"{t0_unix + row['second']:.3f},{row['second']:.0f},{row['done']:.0f},{row['errors']:.0f},"
+            f"{row['error_ratio']}\n" for row in timeline]
+    write_text_atomic(path, ",".join(TIMELINE_COLUMNS) + "\n" + "".join(rows))
 
 
 class RssWriter:

@@ -473,3 +473,23 @@ def test_replica_counts_come_from_run_json_and_survive_a_baseline(tmp_path: Path
     assert load_source(str(tmp_path / "b.json"), by="implementation").processes == 3
     (tmp_path / "plain.csv").write_text((control / "latencies.csv").read_text())
     assert load_source(str(tmp_path / "plain.csv")).processes == 1  # no run.json beside it: one process
+
+
+BROKEN_DOCUMENTS = {
+    "baseline without values": {"apiVersion": "sloguard/v1", "kind": "Baseline", "samples": {"rust": {"n": 3}}},
+    "baseline with a bad process count": {"apiVersion": "sloguard/v1", "kind": "Baseline", "processes": "many",
+                                          "samples": {}, "values": {"p95": {"value": 1.0}}},
+    "baseline with values not an object": {"apiVersion": "sloguard/v1", "kind": "Baseline", "values": {"p95": 3}},
+    "check report objective without a name": {"apiVersion": "sloguard/v1", "kind": "CheckReport",
+                                              "objectives": [{"value": 0.1}]},
+    "check report objective not an object": {"apiVersion": "sloguard/v1", "kind": "CheckReport",
+                                             "objectives": ["p95"]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_DOCUMENTS))
+def test_a_malformed_baseline_or_report_is_a_one_line_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(BROKEN_DOCUMENTS[name]))
+    with pytest.raises(UsageError, match=rf"^{path}: "):
+        load_source(str(path))

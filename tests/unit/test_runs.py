@@ -254,3 +254,11 @@ def test_an_interrupted_atomic_write_leaves_the_old_file_and_no_temporary(tmp_pa
         runs.write_json(path, {"new": 2})
     assert json.loads(path.read_text()) == {"old": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_a_latency_file_that_is_not_text_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "latencies.csv"
+    path.write_bytes(HEADER.encode() + b"\n\xff\xfe\x00garbage\n")
+    for read in (runs.read_latencies, latencies._read_latencies_with_csv):
+        with pytest.raises(UsageError, match=rf"^{path}: "):
+            read(path)
