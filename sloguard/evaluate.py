@@ -17,7 +17,7 @@ from sloguard.conventions import MIN_GROWTH_SAMPLES
 from sloguard.durations import Window
 from sloguard.prometheus import Sample
 from sloguard.promql import ObjectiveQueries, objective_queries
-from sloguard.spec.model import MemoryGrowthSLI, NoData, Objective, PromQLSLI, SLOSet
+from sloguard.spec.model import MemoryGrowthSLI, NoData, Objective, PromQLRatioSLI, PromQLSLI, SLOSet
 
 # Queries in flight at once: a check of hundreds of objectives is bound by round
 # trips, and Prometheus answers concurrent instant queries well.
@@ -81,8 +81,8 @@ def evaluate(slo_set: SLOSet, window: Window, query: QueryFn) -> CheckResult:
 
 
 def group_of(objective: Objective, labels: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The group key of a sample: its `by` label values ("implementation=rust"), or all labels for promql."""
-    if isinstance(objective.sli, PromQLSLI):
+    """The group key of a sample: its `by` label values ("implementation=rust"), or all labels for raw PromQL."""
+    if isinstance(objective.sli, PromQLSLI | PromQLRatioSLI):
         keys: Sequence[str] = sorted(k for k in labels if k != "__name__")
     else:
         keys = objective.by

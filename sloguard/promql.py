@@ -154,6 +154,8 @@ def sli_queries(slo_set: SLOSet, objective: Objective, reading: Reading) -> SLIQ
             return _memory_growth(sli, base, by, reading)
         case model.PromQLSLI():
             return SLIQueries(sli.query.replace(WINDOW_PLACEHOLDER, reading.window))
+        case model.PromQLRatioSLI():
+            return _promql_ratio(sli, reading)
     raise TypeError(f"unknown SLI kind {type(sli).__name__}")
 
 
@@ -191,6 +193,26 @@ def _memory_growth(sli: model.MemoryGrowthSLI, base: Base, by: By, reading: Read
     return SLIQueries(value, samples=aggregate("max", by, f"count_over_time({gauge})"))
 
 
+def _promql_ratio(sli: model.PromQLRatioSLI, reading: Reading) -> SLIQueries:
+    """Sloth's events and raw SLIs: the user's queries with the window filled in, divided as Sloth divides them.
+
+    No events query: whether the total query counts events or rates them is the user's choice, so
+    sloguard cannot hold it against minEvents.
+    """
+    def filled(query: str) -> str:
+        return query.replace(WINDOW_PLACEHOLDER, reading.window)
+
+    if sli.error_ratio_query:
+        bad = parenthesised(filled(sli.error_ratio_query))
+        return SLIQueries(bad, bad_ratio=bad)
+    total = filled(sli.total_query)
+    if sli.good_query:
+        good = quotient(filled(sli.good_query), total)
+        return SLIQueries(good, bad_ratio=complement(parenthesised(good)))
+    bad = quotient(filled(sli.error_query), total)
+    return SLIQueries(bad, bad_ratio=bad)
+
+
 # ---- the check (sloguard/evaluate.py) ----------------------------------------------------------
 
 
@@ -217,7 +239,7 @@ def sli_value(slo_set: SLOSet, objective: Objective, window: str) -> str:
 
 
 def sli_error_ratio(slo_set: SLOSet, objective: Objective, window: str) -> str:
-    """The share of bad events over `window` of a ratio SLI (errorRatio or latencyRatio)."""
+    """The share of bad events over `window` of a ratio SLI (errorRatio, latencyRatio or promqlRatio)."""
     bad_ratio = sli_queries(slo_set, objective, per_second_over(window)).bad_ratio
     if bad_ratio is None:
         raise TypeError(f"{type(objective.sli).__name__} is not a ratio SLI")

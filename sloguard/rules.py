@@ -14,11 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sloguard import __version__, generated, promql
 from sloguard import conventions as c
-from sloguard import generated, promql
 from sloguard.errors import SpecError, UsageError
 from sloguard.numbers import format_number
-from sloguard.spec.model import AlertMetadata, ErrorRatioSLI, LatencyRatioSLI, LatencySLI, Objective, SLOSet
+from sloguard.spec.model import (
+    AlertMetadata,
+    ErrorRatioSLI,
+    LatencyRatioSLI,
+    LatencySLI,
+    Objective,
+    PromQLRatioSLI,
+    SLOSet,
+)
 from sloguard.spec.windows import Duration, Windows
 
 # ---- the model of the output --------------------------------------------------------------------
@@ -85,7 +93,9 @@ def generate(slo_set: SLOSet, windows: Windows) -> RuleSet:
             rules = value_recording_rules(slo_set, objective, windows)
             rules += threshold_alerts(slo_set, objective, windows)
         groups.append(Group(name, rules))
-    groups.append(Group(f"sloguard-{slo_set.service}-service-alerts", service_alerts(slo_set, windows)))
+    extra = service_alerts(slo_set, windows)
+    if extra:
+        groups.append(Group(f"sloguard-{slo_set.service}-service-alerts", extra))
     return RuleSet(slo_set.service, windows, groups)
 
 
@@ -101,18 +111,26 @@ def validate(slo_set: SLOSet, windows: Windows) -> None:
         raise UsageError(f"{windows.source}: no page nor ticket windows")
 
 
+def counts_bad_events(objective: Objective) -> bool:
+    """A ratio SLI whose value is the share of bad events (bounded by a max), not of good ones."""
+    sli = objective.sli
+    return isinstance(sli, ErrorRatioSLI) or (isinstance(sli, PromQLRatioSLI) and not sli.counts_good)
+
+
 def is_budget_objective(objective: Objective) -> bool:
-    """Ratio SLOs with an error budget: errors at most X, or good events at least Y."""
+    """Ratio SLOs with an error budget: bad events at most X, or good events at least Y."""
     sli, bound = objective.sli, objective.objective
-    return (isinstance(sli, ErrorRatioSLI) and bound.max is not None and bound.min is None) or (
-        isinstance(sli, LatencyRatioSLI) and bound.min is not None and bound.max is None
-    )
+    if not isinstance(sli, ErrorRatioSLI | LatencyRatioSLI | PromQLRatioSLI):
+        return False
+    if counts_bad_events(objective):
+        return bound.max is not None and bound.min is None
+    return bound.min is not None and bound.max is None
 
 
 def target_ratio(objective: Objective) -> float:
     """The share of good events the SLO promises (Sloth's objective, as a ratio)."""
     bound = objective.objective
-    if isinstance(objective.sli, ErrorRatioSLI):
+    if counts_bad_events(objective):
         assert bound.max is not None
         return _clean(1 - bound.max)
     assert bound.min is not None
@@ -136,18 +154,23 @@ def slo_labels(slo_set: SLOSet, objective: Objective) -> dict[str, str]:
     }
 
 
+def rule_labels(slo_set: SLOSet, objective: Objective) -> dict[str, str]:
+    """The labels of an objective's recording rules: its ids, then the spec's and its own (Sloth's order)."""
+    return {**slo_labels(slo_set, objective), **slo_set.labels, **objective.labels}
+
+
 def _id_selector(metric: str, ids: dict[str, str]) -> str:
     return promql.slo_series(metric, ids[c.LABEL_SLO_ID])
 
 
 def sli_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
     """slo:sli_error:ratio_rate<w> for every window, the period as Sloth computes it, and event rates."""
-    ids = slo_labels(slo_set, objective)
+    ids, labels = slo_labels(slo_set, objective), rule_labels(slo_set, objective)
     rules = [
         Rule(
             record=c.RULE_SLI_ERROR.format(window=w),
             expr=promql.sli_error_ratio(slo_set, objective, w),
-            labels={**ids, c.LABEL_SLO_WINDOW: w},
+            labels={**labels, c.LABEL_SLO_WINDOW: w},
         )
         for w in windows.ratio_windows()
     ]
@@ -156,7 +179,7 @@ def sli_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows)
         Rule(
             record=c.RULE_SLI_ERROR.format(window=windows.period),
             expr=promql.period_average(_id_selector(c.RULE_SLI_ERROR.format(window=shortest), ids), windows.period),
-            labels={**ids, c.LABEL_SLO_WINDOW: windows.period},
+            labels={**labels, c.LABEL_SLO_WINDOW: windows.period},
         )
     )
     rules += _event_rules(slo_set, objective, windows.short_windows())
@@ -167,48 +190,58 @@ def _event_rules(slo_set: SLOSet, objective: Objective, event_windows: list[Dura
     """Event rates behind the low-traffic guard; none when the spec sets no minimum rate."""
     if slo_set.alerting.min_request_rate <= 0:
         return []
-    ids = slo_labels(slo_set, objective)
+    labels = rule_labels(slo_set, objective)
     rules = []
     for w in event_windows:
         expr = promql.sli_events_rate(slo_set, objective, w)
         if expr is not None:
             rules.append(Rule(record=c.RULE_SLI_EVENTS.format(window=w), expr=expr,
-                              labels={**ids, c.LABEL_SLO_WINDOW: w}))
+                              labels={**labels, c.LABEL_SLO_WINDOW: w}))
     return rules
 
 
 def metadata_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
     """Sloth's metadata: objective, budget, burn rates, budget remaining, period and info."""
-    ids = slo_labels(slo_set, objective)
+    ids, labels = slo_labels(slo_set, objective), rule_labels(slo_set, objective)
     match = [c.LABEL_SLO_ID, c.LABEL_SLO_NAME, c.LABEL_SLO_SERVICE]
     budget = _id_selector(c.RULE_ERROR_BUDGET, ids)
     shortest = windows.ratio_windows()[0]
     period_days = windows.period.seconds / 86400
     return [
-        Rule(record=c.RULE_OBJECTIVE, expr=promql.constant(target_ratio(objective)), labels=dict(ids)),
-        Rule(record=c.RULE_ERROR_BUDGET, expr=promql.constant(error_budget(objective)), labels=dict(ids)),
-        Rule(record=c.RULE_TIME_PERIOD, expr=promql.constant(_clean(period_days)), labels=dict(ids)),
+        Rule(record=c.RULE_OBJECTIVE, expr=promql.constant(target_ratio(objective)), labels=dict(labels)),
+        Rule(record=c.RULE_ERROR_BUDGET, expr=promql.constant(error_budget(objective)), labels=dict(labels)),
+        Rule(record=c.RULE_TIME_PERIOD, expr=promql.constant(_clean(period_days)), labels=dict(labels)),
         Rule(
             record=c.RULE_CURRENT_BURN,
             expr=promql.divide_on(_id_selector(c.RULE_SLI_ERROR.format(window=shortest), ids), budget, match),
-            labels=dict(ids),
+            labels=dict(labels),
         ),
         Rule(
             record=c.RULE_PERIOD_BURN,
             expr=promql.divide_on(_id_selector(c.RULE_SLI_ERROR.format(window=windows.period), ids), budget, match),
-            labels=dict(ids),
+            labels=dict(labels),
         ),
         Rule(
             record=c.RULE_PERIOD_BUDGET_REMAINING,
             expr=promql.complement(_id_selector(c.RULE_PERIOD_BURN, ids)),
-            labels=dict(ids),
+            labels=dict(labels),
         ),
         Rule(
             record=c.RULE_SLO_INFO,
             expr=promql.constant(1),
-            labels={**ids, c.LABEL_SLO_OBJECTIVE: format_number(_clean(target_ratio(objective) * 100))},
+            labels={**labels, **info_labels(objective)},
         ),
     ]
+
+
+def info_labels(objective: Objective) -> dict[str, str]:
+    """sloth_slo_info's own labels, as Sloth writes them; the spec and version are sloguard's."""
+    return {
+        c.LABEL_SLO_MODE: c.SLOTH_MODE,
+        c.LABEL_SLO_OBJECTIVE: format_number(_clean(target_ratio(objective) * 100)),
+        c.LABEL_SLO_SPEC: c.API_VERSION,
+        c.LABEL_SLO_VERSION: f"sloguard-{__version__}",
+    }
 
 
 def burn_rate_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
@@ -232,17 +265,23 @@ def burn_rate_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
                 probes.append(guard[1])
             # Without sloth_window, the alert keeps one identity whichever pair fires (as Sloth does).
             conditions.append(promql.both(*(promql.drop_labels("max", [c.LABEL_SLO_WINDOW], p) for p in parts)))
-        pairs_text = ", ".join(f"{p.long}/{p.short} x{format_number(p.factor)}" for p in pairs)
-        rules.append(_alert(
+        rule = _alert(
             slo_set, objective, alert_name(objective, "BudgetBurn"), severity,
             expr=conditions[0] if len(conditions) == 1 else promql.either(*conditions),
-            summary=f"{objective.name}{_by_text(objective)} is burning its error budget too fast",
-            description=f"Error ratio {{{{ $value | humanizePercentage }}}} over the long window; budget "
-                        f"{format_number(budget)} ({format_number(_clean(target_ratio(objective) * 100))} % "
-                        f"over {windows.period}); windows {pairs_text}.",
-            probes=probes,
-        ))
+            annotations=burn_rate_annotations(severity), probes=probes,
+        )
+        if rule is not None:
+            rules.append(rule)
     return rules
+
+
+def burn_rate_annotations(severity: str) -> dict[str, str]:
+    """Sloth's own title and summary of a burn-rate alert, so imported alerts read as they did."""
+    who = f"{{{{$labels.{c.LABEL_SLO_SERVICE}}}}} {{{{$labels.{c.LABEL_SLO_NAME}}}}}"
+    return {
+        "title": f"({severity}) {who} SLO error budget burn rate is too fast.",
+        "summary": f"{who} SLO error budget burn rate is over expected.",
+    }
 
 
 def _guard(slo_set: SLOSet, objective: Objective, ids: dict[str, str], window: str) -> tuple[str, str] | None:
@@ -256,13 +295,12 @@ def _guard(slo_set: SLOSet, objective: Objective, ids: dict[str, str], window: s
 
 def value_recording_rules(slo_set: SLOSet, objective: Objective, windows: Windows) -> list[Rule]:
     """The SLI value over the threshold window (memory growth: its longer window), and its event rate."""
-    ids = slo_labels(slo_set, objective)
     window = windows.value_window(objective.sli)
     rules = [
         Rule(
             record=c.RULE_SLI_VALUE.format(window=window),
             expr=promql.sli_value(slo_set, objective, window),
-            labels={**ids, c.LABEL_SLO_WINDOW: window},
+            labels={**rule_labels(slo_set, objective), c.LABEL_SLO_WINDOW: window},
         )
     ]
     if isinstance(objective.sli, LatencySLI):
@@ -287,73 +325,94 @@ def threshold_alerts(slo_set: SLOSet, objective: Objective, windows: Windows) ->
         if guard is not None:
             condition = promql.both(condition, guard[0], ignoring=[c.LABEL_SLO_WINDOW])
             probes.append(guard[1])
-        rules.append(_alert(
+        rule = _alert(
             slo_set, objective, alert_name(objective, suffix), severity, expr=condition,
-            summary=f"{objective.name}{_by_text(objective)} is {words} {format_number(limit)}",
-            description=f"Value {{{{ $value | humanize }}}} over {window}; objective {side} {format_number(limit)}.",
+            annotations={
+                "summary": f"{objective.name}{_by_text(objective)} is {words} {format_number(limit)}",
+                "description": f"Value {{{{ $value | humanize }}}} over {window}; objective {side} "
+                               f"{format_number(limit)}.",
+            },
             probes=probes, for_=windows.value_for(objective.sli),
-        ))
+        )
+        if rule is not None:
+            rules.append(rule)
     return rules
 
 
 def service_alerts(slo_set: SLOSet, windows: Windows) -> list[Rule]:
-    """Alerts of the metric contract itself: Rust-to-Python fallbacks, scrape target down or absent."""
+    """The alerts spec.alerting.extraAlerts asks for: Rust-to-Python fallbacks, scrape target down or absent."""
     prefix = _camel(slo_set.service)
     fallbacks = promql.counter_rate_by(
         c.FALLBACKS, slo_set.selector, (c.LABEL_FEATURE, c.LABEL_ERROR_TYPE), windows.threshold_window
     )
     up = promql.series("up", slo_set.selector)
-    return [
-        _alert(
+    candidates = {
+        c.EXTRA_ALERT_FALLBACKS: lambda: _alert(
             slo_set, None, f"{prefix}RustFallbacks", c.SEVERITY_TICKET, expr=promql.compare(fallbacks, ">", 0),
-            summary="The Rust path of {{ $labels.feature }} falls back to Python ({{ $labels.error_type }})",
-            description=f"{{{{ $value | humanize }}}} fallbacks/s over {windows.threshold_window}: "
-                        "the Rust path is failing.",
+            annotations={
+                "summary": "The Rust path of {{ $labels.feature }} falls back to Python ({{ $labels.error_type }})",
+                "description": f"{{{{ $value | humanize }}}} fallbacks/s over {windows.threshold_window}: "
+                               "the Rust path is failing.",
+            },
             probes=[fallbacks], for_=windows.threshold_for,
         ),
-        _alert(
+        c.EXTRA_ALERT_TARGET_DOWN: lambda: _alert(
             slo_set, None, f"{prefix}TargetDown", c.SEVERITY_PAGE, expr=promql.compare(up, "==", 0),
-            summary="{{ $labels.instance }} is down", description=f"Prometheus cannot scrape {up}.",
+            annotations={"summary": "{{ $labels.instance }} is down",
+                         "description": f"Prometheus cannot scrape {up}."},
             probes=[up], for_=windows.target_for,
         ),
-        _alert(
+        c.EXTRA_ALERT_TARGET_ABSENT: lambda: _alert(
             slo_set, None, f"{prefix}TargetAbsent", c.SEVERITY_PAGE, expr=promql.absent_series(up),
-            summary=f"No {slo_set.service} target is scraped",
-            description=f"{up} is absent: no target is configured or discovered.",
+            annotations={"summary": f"No {slo_set.service} target is scraped",
+                         "description": f"{up} is absent: no target is configured or discovered."},
             probes=[up], for_=windows.target_for,
         ),
-    ]
-
-
-def _alert(slo_set: SLOSet, objective: Objective | None, name: str, severity: str, *, expr: str, summary: str,
-           description: str, probes: list[str], for_: Duration | None = None) -> Rule:
-    """An alert of one objective (None: of the whole service), labelled with its ids and what routes it."""
-    ids = slo_labels(slo_set, objective) if objective is not None else {c.LABEL_SLO_SERVICE: slo_set.service}
-    extra = _alert_metadata(slo_set, severity)
-    annotations = {**_annotations(slo_set, objective, summary, description), **extra.annotations}
-    return Rule(alert=name, expr=expr, for_=for_, labels={**ids, **alert_labels(slo_set, severity)},
-                annotations=annotations, probes=probes)
-
-
-def alert_labels(slo_set: SLOSet, severity: str) -> dict[str, str]:
-    """The labels that route a page or a ticket: sloth_severity, severity (critical | warning) and the spec's own."""
-    return {
-        c.LABEL_SLOTH_SEVERITY: severity,
-        c.LABEL_SEVERITY: c.DEFAULT_ROUTING_SEVERITY[severity],
-        **_alert_metadata(slo_set, severity).labels,
     }
+    rules = [candidates[name]() for name in slo_set.alerting.extra_alerts]
+    return [rule for rule in rules if rule is not None]
 
 
-def _alert_metadata(slo_set: SLOSet, severity: str) -> AlertMetadata:
-    """spec.alerting's labels and annotations for one severity, the severity's own over the common ones."""
-    alerting = slo_set.alerting
-    own = alerting.page if severity == c.SEVERITY_PAGE else alerting.ticket
-    return AlertMetadata(labels={**alerting.common.labels, **own.labels},
-                         annotations={**alerting.common.annotations, **own.annotations})
+def _alert(slo_set: SLOSet, objective: Objective | None, name: str, severity: str, *, expr: str,
+           annotations: dict[str, str], probes: list[str], for_: Duration | None = None) -> Rule | None:
+    """An alert of one objective (None: of the whole service), or None when the spec disables its severity.
+
+    An objective's alert carries no id labels of its own: its series do (as in Sloth). A service
+    alert's series do not, so it names the service.
+    """
+    extra = alert_metadata(slo_set, objective, severity)
+    if extra.disable:
+        return None
+    ids = {} if objective is not None else {c.LABEL_SLO_SERVICE: slo_set.service}
+    return Rule(alert=name, expr=expr, for_=for_,
+                labels={**ids, c.LABEL_SLOTH_SEVERITY: severity, **extra.labels},
+                annotations={**annotations, **_links(slo_set, objective), **extra.annotations}, probes=probes)
+
+
+def alert_metadata(slo_set: SLOSet, objective: Objective | None, severity: str) -> AlertMetadata:
+    """The labels and annotations the spec adds to one severity's alerts, and whether it disables them.
+
+    Later wins: spec.alerting, its pageAlert/ticketAlert, the objective's alerting, its pageAlert/ticketAlert.
+    """
+    blocks = [slo_set.alerting.common, _of_severity(slo_set.alerting.page, slo_set.alerting.ticket, severity)]
+    if objective is not None:
+        own = objective.alerting
+        blocks += [own.common, _of_severity(own.page, own.ticket, severity)]
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    for block in blocks:
+        labels.update(block.labels)
+        annotations.update(block.annotations)
+    return AlertMetadata(labels=labels, annotations=annotations, disable=any(block.disable for block in blocks))
+
+
+def _of_severity(page: AlertMetadata, ticket: AlertMetadata, severity: str) -> AlertMetadata:
+    return page if severity == c.SEVERITY_PAGE else ticket
 
 
 def alert_name(objective: Objective, suffix: str) -> str:
-    return _camel(objective.name) + suffix
+    """The objective's alerting.name, else <CamelName><suffix>."""
+    return objective.alerting.name or _camel(objective.name) + suffix
 
 
 def _camel(name: str) -> str:
@@ -364,13 +423,15 @@ def _by_text(objective: Objective) -> str:
     return "".join(f" {{{{ $labels.{label} }}}}" for label in objective.by)
 
 
-def _annotations(slo_set: SLOSet, objective: Objective | None, summary: str, description: str) -> dict[str, str]:
-    out = {"summary": summary, "description": description}
+def _links(slo_set: SLOSet, objective: Objective | None) -> dict[str, str]:
+    """runbook_url and dashboard annotations, when the spec gives their base URLs."""
+    out = {}
     if slo_set.alerting.runbook_url:
         anchor = f"#{objective.name}" if objective is not None else ""
         out["runbook_url"] = slo_set.alerting.runbook_url + anchor
-    base = slo_set.alerting.dashboard_url or c.DEFAULT_GRAFANA_URL
-    out["dashboard"] = f"{base}/d/{generated.dashboard_uid(slo_set.service, generated.OVERVIEW)}"
+    if slo_set.alerting.dashboard_url:
+        uid = generated.dashboard_uid(slo_set.service, generated.OVERVIEW)
+        out["dashboard"] = f"{slo_set.alerting.dashboard_url}/d/{uid}"
     return out
 
 

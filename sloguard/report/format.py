@@ -11,6 +11,7 @@ from sloguard.spec.model import (
     LatencySLI,
     MemoryGrowthSLI,
     Objective,
+    PromQLRatioSLI,
     ThroughputSLI,
 )
 
@@ -24,7 +25,7 @@ def format_value(objective: Objective, value: float | None) -> str:
     sli = objective.sli
     if isinstance(sli, LatencySLI):
         return format_seconds(value)
-    if isinstance(sli, LatencyRatioSLI | ErrorRatioSLI):
+    if isinstance(sli, LatencyRatioSLI | ErrorRatioSLI | PromQLRatioSLI):
         return f"{value * 100:.3g} %"
     if isinstance(sli, ThroughputSLI):
         return f"{value:,.1f} req/s"

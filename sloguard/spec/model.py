@@ -101,7 +101,45 @@ class PromQLSLI:
     query: str
 
 
-SLI = LatencySLI | LatencyRatioSLI | ErrorRatioSLI | ThroughputSLI | MemoryGrowthSLI | PromQLSLI
+@dataclass(frozen=True)
+class PromQLRatioSLI:
+    """A ratio given as raw PromQL with {{window}} (Sloth's events and raw SLIs).
+
+    Exactly one shape is set: error_query / total_query, good_query / total_query, or
+    error_ratio_query alone (the share of bad events itself).
+    """
+
+    error_query: str = ""
+    good_query: str = ""
+    total_query: str = ""
+    error_ratio_query: str = ""
+
+    @property
+    def counts_good(self) -> bool:
+        """The value is the share of good events (bounded by a min), not of bad ones (bounded by a max)."""
+        return bool(self.good_query)
+
+
+SLI = LatencySLI | LatencyRatioSLI | ErrorRatioSLI | ThroughputSLI | MemoryGrowthSLI | PromQLSLI | PromQLRatioSLI
+
+
+@dataclass(frozen=True)
+class AlertMetadata:
+    """Labels and annotations added to generated alerts (Sloth's page_alert / ticket_alert); disable drops them."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectiveAlerting:
+    """One objective's alerting block (Sloth's SLO `alerting`), over the spec-wide one."""
+
+    name: str = ""  # the alert name of both severities; "" means sloguard's <CamelName><Suffix>
+    common: AlertMetadata = field(default_factory=AlertMetadata)
+    page: AlertMetadata = field(default_factory=AlertMetadata)
+    ticket: AlertMetadata = field(default_factory=AlertMetadata)
 
 
 @dataclass(frozen=True)
@@ -116,6 +154,8 @@ class Objective:
     description: str = ""
     min_events: int | None = None  # overrides the spec-wide minEvents
     no_data: NoData | None = None  # overrides the spec-wide noData
+    labels: dict[str, str] = field(default_factory=dict)  # on every recording rule (Sloth's SLO labels)
+    alerting: ObjectiveAlerting = field(default_factory=ObjectiveAlerting)
 
 
 @dataclass(frozen=True)
@@ -127,24 +167,17 @@ class Scoring:
 
 
 @dataclass(frozen=True)
-class AlertMetadata:
-    """Labels and annotations added to generated alerts (Sloth's page_alert / ticket_alert)."""
-
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Alerting:
     """How `sloguard rules` alerts: low-traffic guard, links, burn-rate windows file, labels that route."""
 
-    min_request_rate: float = 1.0  # events/s under which burn-rate and latency alerts stay silent (0: off)
+    min_request_rate: float = 0.0  # events/s under which burn-rate and latency alerts stay silent (0: off)
     runbook_url: str = ""
-    dashboard_url: str = ""  # Grafana base URL; "" means conventions.DEFAULT_GRAFANA_URL
+    dashboard_url: str = ""  # Grafana base URL; "" means no dashboard annotation
     windows: str = ""  # a built-in windows name or a file path; "" means conventions.DEFAULT_WINDOWS
     common: AlertMetadata = field(default_factory=AlertMetadata)  # on every alert
     page: AlertMetadata = field(default_factory=AlertMetadata)  # on pages, over `common`
     ticket: AlertMetadata = field(default_factory=AlertMetadata)  # on tickets, over `common`
+    extra_alerts: tuple[str, ...] = ()  # service alerts asked for by name (conventions.EXTRA_ALERTS)
 
 
 @dataclass(frozen=True)

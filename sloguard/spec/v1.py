@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from sloguard.conventions import API_VERSION, GENERATED_ALERT_LABELS, SERVICE_ALERT_LABELS, SPEC_KIND
+from sloguard.conventions import (
+    API_VERSION,
+    EXTRA_ALERT_TARGET_ABSENT,
+    EXTRA_ALERT_TARGET_DOWN,
+    EXTRA_ALERTS,
+    GENERATED_ALERT_LABELS,
+    RESERVED_LABEL_PREFIX,
+    SERVICE_ALERT_LABELS,
+    SPEC_KIND,
+)
 from sloguard.durations import parse_duration
 from sloguard.numbers import format_number
 from sloguard.spec import model
@@ -76,8 +85,21 @@ def _label_name(value: str) -> str:
 
 def _alert_label_name(value: str) -> str:
     _label_name(value)
-    if value in GENERATED_ALERT_LABELS:
-        raise ValueError("is set by sloguard on every alert; choose another label")
+    if value in GENERATED_ALERT_LABELS or value.startswith(RESERVED_LABEL_PREFIX):
+        raise ValueError(f"{RESERVED_LABEL_PREFIX}* labels and alertname are set by sloguard; choose another label")
+    return value
+
+
+def _rule_label_name(value: str) -> str:
+    _label_name(value)
+    if value.startswith(RESERVED_LABEL_PREFIX):
+        raise ValueError(f"{RESERVED_LABEL_PREFIX}* labels are set by sloguard on every rule; choose another label")
+    return value
+
+
+def _alert_name(value: str) -> str:
+    if not is_metric_name(value) or ":" in value:
+        raise ValueError(f"{show(value)} is not a valid alert name ([a-zA-Z_][a-zA-Z0-9_]*)")
     return value
 
 
@@ -109,6 +131,13 @@ def _duration(value: str) -> str:
     return value
 
 
+def _windowed_query(value: str) -> str:
+    _query(value)
+    if WINDOW_PLACEHOLDER not in value:
+        raise ValueError(f"must contain {WINDOW_PLACEHOLDER}: without it every burn-rate window reads the same value")
+    return value
+
+
 def _query(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -126,10 +155,13 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 ObjectiveName = Annotated[str, AfterValidator(_objective_name)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
 AlertLabelName = Annotated[str, AfterValidator(_alert_label_name)]
+RuleLabelName = Annotated[str, AfterValidator(_rule_label_name)]
+AlertName = Annotated[str, AfterValidator(_alert_name)]
 HistogramName = Annotated[str, AfterValidator(_histogram_name)]
 Selector = Annotated[str, AfterValidator(_selector)]
 Duration = Annotated[str, AfterValidator(_duration)]
 Query = Annotated[str, AfterValidator(_query)]
+WindowedQuery = Annotated[str, AfterValidator(_windowed_query)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Count = Annotated[int, Field(ge=0)]
 NoDataMode = Literal["fail", "warn", "pass"]
@@ -143,7 +175,8 @@ class _Model(BaseModel):
 
 class Metadata(_Model):
     name: NonEmptyStr
-    labels: dict[str, str] = Field(default_factory=dict)
+    # On every recording rule of every objective (Sloth's service labels).
+    labels: dict[RuleLabelName, str] = Field(default_factory=dict)
 
 
 class Latency(_Model):
@@ -174,8 +207,34 @@ class PromQL(_Model):
     query: Query
 
 
+class PromQLRatio(_Model):
+    """A ratio of raw PromQL queries with {{window}}: errors/total, good/total, or the error ratio itself."""
+
+    error_query: WindowedQuery | None = None
+    good_query: WindowedQuery | None = None
+    total_query: WindowedQuery | None = None
+    error_ratio_query: WindowedQuery | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> PromQLRatio:
+        shapes = {"errorQuery": self.error_query, "goodQuery": self.good_query,
+                  "errorRatioQuery": self.error_ratio_query}
+        chosen = [name for name, value in shapes.items() if value is not None]
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of errorQuery, goodQuery (each with totalQuery) or errorRatioQuery")
+        if self.error_ratio_query is not None and self.total_query is not None:
+            raise FieldError(("totalQuery",), "errorRatioQuery is already the ratio; drop totalQuery")
+        if self.error_ratio_query is None and self.total_query is None:
+            raise ValueError(f"{chosen[0]} needs totalQuery")
+        return self
+
+    @property
+    def counts_good(self) -> bool:
+        return self.good_query is not None
+
+
 class SLI(_Model):
-    """Exactly one of the six SLI kinds."""
+    """Exactly one of the seven SLI kinds."""
 
     latency: Latency | None = None
     latency_ratio: LatencyRatio | None = None
@@ -183,6 +242,7 @@ class SLI(_Model):
     throughput: Throughput | None = None
     memory_growth: MemoryGrowth | None = None
     promql: PromQL | None = None
+    promql_ratio: PromQLRatio | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLI:
@@ -231,8 +291,39 @@ class Scoring(_Model):
         return self
 
 
+class AlertMetadata(_Model):
+    """Labels and annotations of one severity's alerts (Sloth's page_alert / ticket_alert); disable drops them."""
+
+    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+    disable: bool = False
+
+
+class _AlertLabels(_Model):
+    """What spec-wide and per-objective alerting blocks share: labels and annotations, then per severity."""
+
+    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
+    annotations: dict[LabelName, str] = Field(default_factory=dict)
+    page_alert: AlertMetadata | None = None
+    ticket_alert: AlertMetadata | None = None
+
+    def label_sets(self) -> list[tuple[tuple[str, ...], dict[str, str]]]:
+        """(path under alerting, labels) of every labels mapping, for checks that need the whole spec."""
+        out: list[tuple[tuple[str, ...], dict[str, str]]] = [(("labels",), self.labels)]
+        for key, metadata in (("pageAlert", self.page_alert), ("ticketAlert", self.ticket_alert)):
+            if metadata is not None:
+                out.append(((key, "labels"), metadata.labels))
+        return out
+
+
+class ObjectiveAlerting(_AlertLabels):
+    """One objective's alerts (Sloth's SLO alerting block), over spec.alerting."""
+
+    name: AlertName | None = None
+
+
 # SLIs whose value is a ratio: bounds outside 0..1 are almost always a percentage typed by mistake.
-_RATIO_KINDS = ("latencyRatio", "errorRatio")
+_RATIO_KINDS = ("latencyRatio", "errorRatio", "promqlRatio")
 
 
 class Objective(_Model):
@@ -246,6 +337,8 @@ class Objective(_Model):
     weight: Annotated[float, Field(gt=0)] = 1.0
     min_events: Count | None = None
     no_data: NoDataMode | None = None
+    labels: dict[RuleLabelName, str] = Field(default_factory=dict)
+    alerting: ObjectiveAlerting | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Objective:
@@ -292,35 +385,18 @@ class Objective(_Model):
                 )
 
 
-class AlertMetadata(_Model):
-    """Labels and annotations of one severity's alerts (Sloth's page_alert / ticket_alert)."""
-
-    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
-    annotations: dict[LabelName, str] = Field(default_factory=dict)
-
-
-class Alerting(_Model):
-    """Optional settings of `sloguard rules generate`."""
+class Alerting(_AlertLabels):
+    """Optional settings of `sloguard rules generate`; labels and annotations go on every alert."""
 
     # Burn-rate and latency alerts stay silent under this many events/s: a handful of requests
-    # must not page (one error in two requests is a 50 % error ratio). 0 turns the guard off.
-    min_request_rate: Annotated[float, Field(ge=0)] = 1.0
+    # must not page (one error in two requests is a 50 % error ratio). 0 (the default, as in Sloth)
+    # turns the guard off.
+    min_request_rate: Annotated[float, Field(ge=0)] = 0.0
     runbook_url: str = ""
     dashboard_url: str = ""
     windows: str = ""
-    # On every alert, then per severity on top (Sloth's alerting.labels, page_alert, ticket_alert).
-    labels: dict[AlertLabelName, str] = Field(default_factory=dict)
-    annotations: dict[LabelName, str] = Field(default_factory=dict)
-    page_alert: AlertMetadata | None = None
-    ticket_alert: AlertMetadata | None = None
-
-    def label_sets(self) -> list[tuple[tuple[str, ...], dict[str, str]]]:
-        """(path under alerting, labels) of every labels mapping, for checks that need the whole spec."""
-        out: list[tuple[tuple[str, ...], dict[str, str]]] = [(("labels",), self.labels)]
-        for key, metadata in (("pageAlert", self.page_alert), ("ticketAlert", self.ticket_alert)):
-            if metadata is not None:
-                out.append(((key, "labels"), metadata.labels))
-        return out
+    # Service alerts beyond the SLOs' own (conventions.EXTRA_ALERTS); SARK's spec asks for all three.
+    extra_alerts: list[Literal["rustFallbacks", "targetDown", "targetAbsent"]] = Field(default_factory=list)
 
 
 class Spec(_Model):
@@ -349,22 +425,39 @@ class Spec(_Model):
     @model_validator(mode="after")
     def _alert_labels_keep_alerts_apart(self) -> Spec:
         """An alert label that a series also carries would overwrite it, and two alerts would become one."""
-        if self.alerting is None:
-            return self
         telling_apart: dict[str, str] = {}
         for index, objective in enumerate(self.objectives):
             for label in objective.by:
                 telling_apart.setdefault(label, f"objectives[{index}] groups by it")
-        for label in SERVICE_ALERT_LABELS:
-            telling_apart.setdefault(label, "the service alerts' series carry it")
-        for path, labels in self.alerting.label_sets():
-            for label in labels:
-                if label in telling_apart:
-                    raise FieldError(
-                        ("alerting", *path, label),
-                        f"{show(label)} tells one alert from another ({telling_apart[label]}); "
-                        "an alert label would merge them",
-                    )
+        if self.alerting is not None and self.alerting.extra_alerts:
+            for label in SERVICE_ALERT_LABELS:
+                telling_apart.setdefault(label, "the service alerts' series carry it")
+        blocks: list[tuple[tuple[str | int, ...], _AlertLabels]] = []
+        if self.alerting is not None:
+            blocks.append((("alerting",), self.alerting))
+        blocks += [(("objectives", i, "alerting"), o.alerting) for i, o in enumerate(self.objectives) if o.alerting]
+        for where, block in blocks:
+            for path, labels in block.label_sets():
+                for label in labels:
+                    if label in telling_apart:
+                        raise FieldError(
+                            (*where, *path, label),
+                            f"{show(label)} tells one alert from another ({telling_apart[label]}); "
+                            "an alert label would merge them",
+                        )
+        return self
+
+    @model_validator(mode="after")
+    def _target_alerts_need_a_selector(self) -> Spec:
+        """up == 0 with no selector would page on every target Prometheus scrapes, not this service's."""
+        asked = set(self.alerting.extra_alerts) if self.alerting is not None else set()
+        for name in (EXTRA_ALERT_TARGET_DOWN, EXTRA_ALERT_TARGET_ABSENT):
+            if name in asked and not self.selector:
+                raise FieldError(
+                    ("alerting", "extraAlerts"),
+                    f"{name} needs spec.selector (e.g. {{job: {self.service}}}): without it, it alerts on every "
+                    "target Prometheus scrapes",
+                )
         return self
 
 
@@ -408,13 +501,26 @@ def _alerting(alerting: Alerting | None) -> model.Alerting:
         common=model.AlertMetadata(labels=dict(alerting.labels), annotations=dict(alerting.annotations)),
         page=_alert_metadata(alerting.page_alert),
         ticket=_alert_metadata(alerting.ticket_alert),
+        extra_alerts=tuple(name for name in EXTRA_ALERTS if name in alerting.extra_alerts),
+    )
+
+
+def _objective_alerting(alerting: ObjectiveAlerting | None) -> model.ObjectiveAlerting:
+    if alerting is None:
+        return model.ObjectiveAlerting()
+    return model.ObjectiveAlerting(
+        name=alerting.name or "",
+        common=model.AlertMetadata(labels=dict(alerting.labels), annotations=dict(alerting.annotations)),
+        page=_alert_metadata(alerting.page_alert),
+        ticket=_alert_metadata(alerting.ticket_alert),
     )
 
 
 def _alert_metadata(metadata: AlertMetadata | None) -> model.AlertMetadata:
     if metadata is None:
         return model.AlertMetadata()
-    return model.AlertMetadata(labels=dict(metadata.labels), annotations=dict(metadata.annotations))
+    return model.AlertMetadata(labels=dict(metadata.labels), annotations=dict(metadata.annotations),
+                               disable=metadata.disable)
 
 
 def _objective(objective: Objective) -> model.Objective:
@@ -429,6 +535,8 @@ def _objective(objective: Objective) -> model.Objective:
         description=objective.description,
         min_events=objective.min_events,
         no_data=None if objective.no_data is None else model.NoData(objective.no_data),
+        labels=dict(objective.labels),
+        alerting=_objective_alerting(objective.alerting),
     )
 
 
@@ -456,4 +564,10 @@ def _sli(sli: SLI) -> model.SLI:
         )
     if sli.promql is not None:
         return model.PromQLSLI(query=sli.promql.query)
+    if sli.promql_ratio is not None:
+        ratio = sli.promql_ratio
+        return model.PromQLRatioSLI(
+            error_query=ratio.error_query or "", good_query=ratio.good_query or "",
+            total_query=ratio.total_query or "", error_ratio_query=ratio.error_ratio_query or "",
+        )
     raise AssertionError("SLI validated with no kind")  # the SLI validator makes this unreachable

@@ -18,6 +18,8 @@ from sloguard.cli import cli
 from sloguard.errors import SpecError
 from sloguard.spec import load_spec, load_spec_text
 from sloguard.spec.model import (
+    Alerting,
+    AlertMetadata,
     Bound,
     ErrorRatioSLI,
     LatencyRatioSLI,
@@ -139,6 +141,13 @@ def test_sark_spec_loads_to_the_expected_model() -> None:
                 no_data=NoData.WARN,
             ),
         ),
+        alerting=Alerting(
+            min_request_rate=1.0,
+            dashboard_url="http://localhost:3000",
+            page=AlertMetadata(labels={"severity": "critical"}),
+            ticket=AlertMetadata(labels={"severity": "warning"}),
+            extra_alerts=("rustFallbacks", "targetDown", "targetAbsent"),
+        ),
     )
     assert load_spec(SARK_SPEC) == expected
 
@@ -254,7 +263,7 @@ _OK_SLI = "  sli: {throughput: {metric: x_total}}"
         (
             ["- name: a", _OK_SLI, "  objective: {min: 1}", "  colour: blue"],
             "f.yaml:10: objectives[0].colour: unknown key; expected one of name, description, sli, by, objective, "
-            "warning, key, weight, minEvents, noData",
+            "warning, key, weight, minEvents, noData, labels, alerting",
         ),
         (
             ["- name: a", _OK_SLI, "  objective: {min: 1, maximum: 2}"],
@@ -263,7 +272,7 @@ _OK_SLI = "  sli: {throughput: {metric: x_total}}"
         (
             ["- name: a", "  sli: {histogram: {metric: x}}", "  objective: {min: 1}"],
             "f.yaml:8: objectives[0].sli.histogram: unknown SLI kind; expected one of latency, latencyRatio, "
-            "errorRatio, throughput, memoryGrowth, promql",
+            "errorRatio, throughput, memoryGrowth, promql, promqlRatio",
         ),
         (
             ["- name: a", "  sli: {throughput: {metric: x_total, rate: 5m}}", "  objective: {min: 1}"],
@@ -273,7 +282,7 @@ _OK_SLI = "  sli: {throughput: {metric: x_total}}"
         (
             ["- name: a", "  sli: {}", "  objective: {min: 1}"],
             "f.yaml:8: objectives[0].sli: must set exactly one SLI kind: latency, latencyRatio, errorRatio, "
-            "throughput, memoryGrowth, promql",
+            "throughput, memoryGrowth, promql, promqlRatio",
         ),
         (
             [
