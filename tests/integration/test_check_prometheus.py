@@ -227,6 +227,38 @@ def add_promql(s: Scenario) -> None:
     s.expect("promql-absent", "no_data", None)
 
 
+def add_promql_ratio(s: Scenario) -> None:
+    """Sloth's events and raw SLIs: raw PromQL ratios, {{window}} filled with the check window."""
+    cases = {"pass": (997, 3), "warn": (992, 8), "fail": (980, 20)}
+    shapes = ("errors", "good", "ratio")
+    for index, (case, (ok, bad)) in enumerate(cases.items()):
+        metric = f"k_pr_{case}_total"
+        good_points, bad_points = counter_points(s.window, ok), counter_points(s.window, bad)
+        s.om.counter(metric, {"job": JOB, "code": "200"}, good_points)
+        s.om.counter(metric, {"job": JOB, "code": "500"}, bad_points)
+        good, errors = window_increase(good_points, s.window), window_increase(bad_points, s.window)
+        rate_of = f'sum(rate({metric}{{{{job="{JOB}"{{labels}}}}}}[{{{{{{{{window}}}}}}}}]))'
+        errors_query = rate_of.format(labels=',code="500"')
+        good_query, total_query = rate_of.format(labels=',code="200"'), rate_of.format(labels="")
+        shape = shapes[index]  # each shape once, so the three cases cover all of them
+        if shape == "errors":
+            sli, bounds, value = {"errorQuery": errors_query, "totalQuery": total_query}, ERROR_BOUNDS, errors
+        elif shape == "good":
+            sli, bounds, value = {"goodQuery": good_query, "totalQuery": total_query}, RATIO_BOUNDS, good
+        else:
+            sli, bounds, value = {"errorRatioQuery": f"{errors_query} / {total_query}"}, ERROR_BOUNDS, errors
+        for name, shape_sli, shape_bounds, shape_value in (
+            (f"promql-ratio-{case}", sli, bounds, value),
+            (f"promql-ratio-{case}-errors", {"errorQuery": errors_query, "totalQuery": total_query}, ERROR_BOUNDS,
+             errors),
+        ):
+            s.objective(name, {"promqlRatio": shape_sli}, shape_bounds)
+            s.expect(name, case, shape_value / (good + errors), bounds=shape_bounds)
+    absent = 'sum(rate(k_pr_absent_total[{{window}}]))'
+    s.objective("promql-ratio-absent", {"promqlRatio": {"errorQuery": absent, "totalQuery": absent}}, ERROR_BOUNDS)
+    s.expect("promql-ratio-absent", "no_data", None)
+
+
 def add_grouping(s: Scenario) -> None:
     """`by: [implementation]`: one verdict per label value."""
     per_impl = {"rust": {0.0005: 90, 0.001: 10}, "python": {0.0025: 50, 0.025: 50}}
@@ -273,7 +305,7 @@ def add_weird_selector_series(s: Scenario) -> None:
 def scenario() -> Scenario:
     s = Scenario(Window.hours_ago(4))
     for add in (add_latency, add_latency_ratio, add_error_ratio, add_throughput, add_memory_growth, add_promql,
-                add_grouping, add_weird_selector_series):
+                add_promql_ratio, add_grouping, add_weird_selector_series):
         add(s)
     return s
 
@@ -345,11 +377,12 @@ def test_failures_and_no_data_fail_the_check(kinds_check: Checked) -> None:
 
 
 def test_every_kind_has_every_outcome(kinds_check: Checked) -> None:
-    """The test data covers pass, warn, fail and no_data for each of the six SLI kinds."""
+    """The test data covers pass, warn, fail and no_data for each of the seven SLI kinds."""
     seen: dict[str, set[str]] = {}
     for o in kinds_check.report["objectives"]:
         seen.setdefault(o["sli"], set()).add(o["status"])
-    assert set(seen) == {"latency", "latencyratio", "errorratio", "throughput", "memorygrowth", "promql"}
+    assert set(seen) == {"latency", "latencyratio", "errorratio", "throughput", "memorygrowth", "promql",
+                         "promqlratio"}
     for kind, statuses in seen.items():
         assert statuses >= {"pass", "warn", "fail", "no_data"}, kind
 
@@ -384,7 +417,7 @@ def test_no_data_policy_decides_the_exit_code(prom: PrometheusServer, tmp_path: 
 
 def test_passing_spec_exits_0(prom: PrometheusServer, tmp_path: Path) -> None:
     passing = [o for o in scenario().objectives if o["name"].endswith(("-pass", "-zero"))]
-    assert len(passing) == 7
+    assert len(passing) == 8
     checked = run_check(prom, spec_document(passing), tmp_path)
     assert checked.result.returncode == 0, checked.result.describe()
     assert checked.report["verdict"] == "pass"
