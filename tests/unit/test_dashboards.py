@@ -73,3 +73,13 @@ def test_provisioning_points_grafana_at_prometheus_and_the_dashboards_dir() -> N
     assert datasource["url"] == "http://prometheus:9090" and datasource["uid"] == "prometheus"
     provider = yaml.safe_load(out["provisioning/dashboards/sloguard.yml"])["providers"][0]
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_promql_ratio_objectives_get_the_budget_panels_of_a_ratio() -> None:
+    slo_set = load_spec(ROOT / "tests" / "data" / "rules" / "in-all-kinds.yaml")
+    overview = json.loads(dashboards.output_files(slo_set, windows_for(slo_set, None))["shop-slo-overview.json"])
+    exprs = [target["expr"] for panel in overview["panels"] for target in panel["targets"]]
+    for objective in ("payments-availability", "payments-fast", "wifi-satisfaction"):  # the three promqlRatio shapes
+        assert f'slo:period_error_budget_remaining:ratio{{sloth_id="shop-{objective}"}}' in exprs
+        assert f'slo:current_burn_rate:ratio{{sloth_id="shop-{objective}"}}' in exprs
+        assert not any(f'sloguard:sli_value:5m{{sloth_id="shop-{objective}"}}' in expr for expr in exprs)
