@@ -345,14 +345,13 @@ def memory_growth(matchers: Iterable[Matcher], per_seconds: float, window: str) 
     return _memory_growth(sli, tuple(matchers), (), per_second_over(window)).value
 
 
-# ---- imported specs (sloguard/importers.py) ----------------------------------------------------
-# These keep the {{window}} placeholder: they become promql SLIs, filled in at check time.
+# ---- imported and exported specs (sloguard/importers/, sloguard/exporters.py) -------------------
+# These keep a window placeholder ({{window}}, or Sloth's {{.window}}): filled in by whoever reads them.
 
 
-def windowed_ratio(numerator: str, denominator: str) -> str:
-    """sum(increase(a[{{window}}])) / sum(increase(b[{{window}}])): a ratio of two counters over the window."""
-    return (f"{aggregate('sum', (), increase(numerator, WINDOW_PLACEHOLDER))} / "
-            f"{aggregate('sum', (), increase(denominator, WINDOW_PLACEHOLDER))}")
+def difference(minuend: str, subtrahend: str) -> str:
+    """a - b: e.g. a histogram's slow events, all of them less the fast ones."""
+    return f"{minuend} - {subtrahend}"
 
 
 def parenthesised(expr: str) -> str:

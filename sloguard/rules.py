@@ -386,7 +386,7 @@ def _alert(slo_set: SLOSet, objective: Objective | None, name: str, severity: st
     ids = {} if objective is not None else {c.LABEL_SLO_SERVICE: slo_set.service}
     return Rule(alert=name, expr=expr, for_=for_,
                 labels={**ids, c.LABEL_SLOTH_SEVERITY: severity, **extra.labels},
-                annotations={**annotations, **_links(slo_set, objective), **extra.annotations}, probes=probes)
+                annotations={**annotations, **link_annotations(slo_set, objective), **extra.annotations}, probes=probes)
 
 
 def alert_metadata(slo_set: SLOSet, objective: Objective | None, severity: str) -> AlertMetadata:
@@ -423,7 +423,7 @@ def _by_text(objective: Objective) -> str:
     return "".join(f" {{{{ $labels.{label} }}}}" for label in objective.by)
 
 
-def _links(slo_set: SLOSet, objective: Objective | None) -> dict[str, str]:
+def link_annotations(slo_set: SLOSet, objective: Objective | None) -> dict[str, str]:
     """runbook_url and dashboard annotations, when the spec gives their base URLs."""
     out = {}
     if slo_set.alerting.runbook_url:

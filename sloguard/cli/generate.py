@@ -1,4 +1,4 @@
-"""`sloguard rules`, `sloguard dashboards`, `sloguard import`: files generated from or converted to a spec."""
+"""`sloguard rules`, `sloguard dashboards`: files generated from a spec."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from sloguard.conventions import ExitCode
-from sloguard.errors import SloguardError
 
 if TYPE_CHECKING:
     from sloguard.spec.model import SLOSet
@@ -158,50 +157,3 @@ def dashboards_check(spec_file: str, directory: str, windows: str | None) -> Non
     """
     _check(spec_file, directory, windows, _dashboard_files, pattern="*.json", command="dashboards",
            summary=lambda files: f"{len(files)} files")
-
-
-@click.group("import")
-def import_group() -> None:
-    """Convert OpenSLO or Sloth specs to a sloguard/v1 spec.
-
-    \b
-    Example:
-      sloguard import sloth sloth-slos.yaml -o sloguard.yaml
-    """
-
-
-def _import(kind: str, source: str, output: str | None) -> None:
-    from sloguard import importers
-
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SloguardError(f"{source}: cannot read ({exc.strerror or exc})") from None
-    convert = importers.import_openslo if kind == "openslo" else importers.import_sloth
-    spec = convert(text, source)
-    if output:
-        Path(output).write_text(spec, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(spec, nl=False)
-
-
-def _import_command(kind: str, what: str) -> click.Command:
-    """`sloguard import KIND`: one command per format, alike but for the format's name and help."""
-
-    @import_group.command(kind, help=f"""Convert {what} to a sloguard/v1 spec.
-
-    \b
-    Example:
-      sloguard import {kind} {kind}.yaml -o sloguard.yaml
-    """)
-    @click.argument("source", type=click.Path(dir_okay=False))
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here instead of stdout.")
-    def convert(source: str, output: str | None) -> None:
-        _import(kind, source, output)
-
-    return convert
-
-
-import_openslo = _import_command("openslo", "OpenSLO v1 SLO (and SLI) documents")
-import_sloth = _import_command("sloth", "a Sloth prometheus/v1 spec")

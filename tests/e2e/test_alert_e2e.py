@@ -97,9 +97,9 @@ def test_error_fault_pages_through_alertmanager_and_page_inhibits_ticket(
     page = found[0]
     seconds = page["receivedAt"] - fault_at
     assert page["receiver"] == "page"
-    assert page["labels"]["sloth_slo"] == "authz-error-rate" and page["annotations"]["summary"].startswith(
-        "authz-error-rate python"
-    )
+    assert page["labels"]["sloth_slo"] == "authz-error-rate" and page["labels"]["implementation"] == "python"
+    # Sloth's summary, with the labels filled in by Prometheus.
+    assert page["annotations"]["summary"] == "sark authz-error-rate SLO error budget burn rate is over expected."
     (directory / "alert-latency.json").write_text(json.dumps(
         {"fault_to_notification_seconds": round(seconds, 2), "windows": FAST_WINDOWS.name, "alert": ALERT}
     ) + "\n")
