@@ -95,8 +95,20 @@ def text(value: Any, where: str, *, required: bool = False) -> str:
 
 
 def string_map(value: Any, where: str) -> dict[str, str]:
-    """A mapping of names to strings, e.g. labels or annotations."""
-    return {str(key): text(item, f"{where}.{key}") for key, item in mapping(value, where).items()}
+    """A mapping of names to strings, e.g. labels or annotations.
+
+    An unquoted scalar (`generated: true`, `tier: 2`) is the string it spells, as Sloth's YAML
+    reader makes it (a string field takes any scalar): true, 2, 0.5.
+    """
+    return {str(key): text(_scalar_text(item), f"{where}.{key}") for key, item in mapping(value, where).items()}
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(value)
+    return value
 
 
 def number(value: Any, where: str) -> float:

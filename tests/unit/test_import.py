@@ -430,3 +430,23 @@ def test_imported_specs_generate_rules(tmp_path: Path) -> None:
         for spec in sorted(out.iterdir()):
             result = CliRunner().invoke(cli, ["rules", "generate", "-f", str(spec), "-o", str(tmp_path / "rules")])
             assert result.exit_code == 0, result.output
+
+
+def test_sloth_unquoted_label_values_are_the_strings_they_spell() -> None:
+    # Sloth's YAML reader makes any scalar a string where a string belongs (its victoria-metrics
+    # example writes `generated: true`), so the import must not refuse them.
+    text = """version: prometheus/v1
+service: shop
+labels: {generated: true, tier: 2, ratio: 0.5}
+slos:
+  - name: errors
+    objective: 99
+    labels: {paged: false}
+    sli:
+      raw: {error_ratio_query: 'sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))'}
+    alerting: {page_alert: {disable: true}, ticket_alert: {disable: true}}
+"""
+    (spec,) = import_sloth(text, "s.yml")
+    slo_set = load_spec_text(spec.text, "s.yml")
+    assert slo_set.labels == {"generated": "true", "tier": "2", "ratio": "0.5"}
+    assert slo_set.objectives[0].labels == {"paged": "false"}
