@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sloguard import runs
-from sloguard.compare import CompareSettings, Comparison, MetricComparison, compare_sources, compare_values
+from sloguard.compare import (
+    CompareSettings,
+    Comparison,
+    InconclusivePolicy,
+    MetricComparison,
+    compare_sources,
+    compare_values,
+)
 from sloguard.conventions import BASELINE_KIND, LABEL_IMPLEMENTATION
 from sloguard.errors import UsageError
 from sloguard.evaluate import CheckResult
@@ -52,8 +59,8 @@ def current_source(result: CheckResult, run_file: str | None) -> Source:
     return Source("this check", samples, values, processes=processes)
 
 
-def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str | None,
-                        max_regression: float) -> Comparison:
+def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str | None, max_regression: float,
+                        inconclusive: InconclusivePolicy = InconclusivePolicy.FAIL) -> Comparison:
     path = Path(baseline_file)
     try:
         kind = json.loads(path.read_text(encoding="utf-8")).get("kind")
@@ -62,7 +69,11 @@ def compare_to_baseline(result: CheckResult, baseline_file: str, run_file: str |
     if kind != BASELINE_KIND:
         raise UsageError(f"{baseline_file}: not a baseline (write one with `sloguard baseline save`)")
     baseline = load_source(baseline_file, by=LABEL_IMPLEMENTATION)
-    settings = CompareSettings(max_regression=max_regression, quantiles=BASELINE_QUANTILES)
+    # A baseline is another run with other processes, so at a few thousand requests its p95 interval
+    # seldom fits in ±10 %: the gate is then INCONCLUSIVE, which fails the check unless the user says
+    # otherwise (`check --inconclusive`), as noData: fail does for an objective without data.
+    settings = CompareSettings(max_regression=max_regression, quantiles=BASELINE_QUANTILES,
+                               inconclusive=inconclusive)
     current = current_source(result, run_file)
     if any(g in current.samples for g in baseline.samples):
         return compare_sources(baseline, current, settings)

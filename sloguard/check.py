@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,12 +11,14 @@ from pathlib import Path
 from rich.console import Console
 
 from sloguard.baseline import compare_to_baseline
+from sloguard.compare import Gate, InconclusivePolicy
 from sloguard.conventions import ExitCode
 from sloguard.evaluate import CheckResult, Status, Window, evaluate
 from sloguard.prometheus import PrometheusClient, redact_url
 from sloguard.report import comparison as comparison_table
 from sloguard.report import json_report, junit, markdown, table
 from sloguard.spec.loader import load_spec
+from sloguard.window_coverage import coverage_warnings, measure_coverage, require_past
 
 FORMATS = ("table", "json", "junit", "markdown")
 
@@ -33,6 +36,7 @@ class CheckOptions:
     baseline: str | None = None  # relative criteria against `sloguard baseline save` output
     run_file: str | None = None  # --run: its directory's latencies.csv feeds the baseline statistics
     max_regression: float = 0.10
+    inconclusive: InconclusivePolicy = InconclusivePolicy.FAIL  # what an inconclusive baseline gate counts as
 
 
 def exit_code_for(result: CheckResult) -> ExitCode:
@@ -41,25 +45,31 @@ def exit_code_for(result: CheckResult) -> ExitCode:
 
 def run_check(options: CheckOptions, console: Console) -> tuple[CheckResult, ExitCode]:
     """Evaluate the spec over the window, print and write the reports, and say the exit code."""
+    require_past(options.window, time.time())
     slo_set = load_spec(options.spec_file, options.variables)
     client = PrometheusClient.from_env(options.prometheus_url, timeout=options.timeout, retries=options.retries)
     with client:
         result = evaluate(slo_set, options.window, client.instant_query)
+        result = measure_coverage(result, client.instant_query)
     if options.baseline:
-        result = apply_baseline(result, options.baseline, options.run_file, options.max_regression, console)
+        result = apply_baseline(result, options.baseline, options.run_file, options.max_regression, console,
+                                options.inconclusive)
     code = exit_code_for(result)
     write_reports(result, code, options, client_url=redact_url(options.prometheus_url), console=console)
     return result, code
 
 
 def apply_baseline(result: CheckResult, baseline_file: str, run_file: str | None, max_regression: float,
-                   console: Console) -> CheckResult:
-    """The check result with the baseline comparison in its report and a failed gate failing the check."""
-    comparison = compare_to_baseline(result, baseline_file, run_file, max_regression)
+                   console: Console, inconclusive: InconclusivePolicy = InconclusivePolicy.FAIL) -> CheckResult:
+    """The check result with the baseline comparison in its report; a failed gate (or an inconclusive one,
+    unless `inconclusive` says otherwise) fails the check."""
+    comparison = compare_to_baseline(result, baseline_file, run_file, max_regression, inconclusive)
     comparison_table.render(comparison, console)
+    if comparison.gate is Gate.INCONCLUSIVE and inconclusive is InconclusivePolicy.WARN:
+        console.print("warning: the baseline comparison is inconclusive; counted as a pass (--inconclusive warn)")
     extra = dict(result.extra)
     extra["baseline"] = comparison.to_document()
-    status = Status.FAIL if comparison.gate_fails else result.status
+    status = Status.FAIL if comparison.fails else result.status
     return dataclasses.replace(result, extra=extra, status=status)
 
 
@@ -68,6 +78,8 @@ def write_reports(
 ) -> list[Path]:
     if "table" in options.formats:
         table.render(result, console)
+    for warning in coverage_warnings(result):
+        console.print(warning, style="yellow", markup=False, highlight=False, soft_wrap=True)
     written: list[Path] = []
     files = [f for f in options.formats if f != "table"]
     if files:

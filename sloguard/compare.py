@@ -17,6 +17,9 @@ Verdict rules (alpha defaults to 0.01, so a 99 % interval):
 The gate fails a statistic that is significantly slower AND whose interval
 reaches past 1 + max_regression: a regression larger than the allowed one
 cannot be excluded. A slowdown shown to be smaller than the allowance passes.
+When nothing fails but a statistic is inconclusive the gate is INCONCLUSIVE,
+and `inconclusive` (fail | warn | pass, default fail, as a spec's `noData: fail`)
+says whether that fails: a gate that cannot judge does not pass silently.
 
 Intervals come from an i.i.d. bootstrap by default. On a shared machine latency
 comes in episodes, requests close in time are not independent and two runs (or
@@ -44,6 +47,7 @@ from sloguard.conventions import (
     DEFAULT_PROCESS_NOISE,
     INTERLEAVED_BLOCK_SECONDS,
     SCRAPE_JOB,
+    ExitCode,
 )
 from sloguard.errors import UsageError
 from sloguard.sources import Source, load_source, prometheus_samples
@@ -72,6 +76,22 @@ class Verdict(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
+class Gate(StrEnum):
+    """What the gate says about a whole comparison."""
+
+    PASS = "pass"
+    FAIL = "fail"  # a statistic is significantly slower and a regression past the allowance cannot be excluded
+    INCONCLUSIVE = "inconclusive"  # nothing fails, but some statistic could not be judged
+
+
+class InconclusivePolicy(StrEnum):
+    """What an INCONCLUSIVE gate counts as (`--inconclusive`): exit 1, exit 0 with a warning, or exit 0."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    PASS = "pass"
+
+
 TEST_SAMPLES = "bootstrap+mann-whitney"
 TEST_BLOCKS = "block bootstrap"
 TEST_PAIRED_BLOCKS = "paired block bootstrap"
@@ -95,13 +115,14 @@ class CompareSettings:
     # (hash seeds, memory layout, scheduling), measured by tests/benchmarks/calibrate_compare.py. Added to
     # the intervals of two sides served by different processes, divided by their numbers of processes.
     process_noise: float = DEFAULT_PROCESS_NOISE
+    inconclusive: InconclusivePolicy = InconclusivePolicy.FAIL
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "maxRegression": self.max_regression, "alpha": self.alpha, "minSamples": self.min_samples,
             "resamples": self.resamples, "seed": self.seed, "quantiles": list(self.quantiles),
             "hodgesLehmannPoints": self.hl_points, "blockSeconds": self.block_seconds,
-            "processNoise": self.process_noise,
+            "processNoise": self.process_noise, "inconclusive": self.inconclusive.value,
         }  # fmt: skip
 
 
@@ -165,8 +186,23 @@ class Comparison:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def gate_fails(self) -> bool:
-        return any(m.gate_fails for m in self.metrics)
+    def gate(self) -> Gate:
+        if any(m.gate_fails for m in self.metrics):
+            return Gate.FAIL
+        if self.inconclusive_rows():
+            return Gate.INCONCLUSIVE
+        return Gate.PASS
+
+    @property
+    def fails(self) -> bool:
+        """Exit 1: the gate failed, or it is inconclusive and the policy counts that as a failure."""
+        gate = self.gate
+        if gate is Gate.INCONCLUSIVE:
+            return self.settings.inconclusive is InconclusivePolicy.FAIL
+        return gate is Gate.FAIL
+
+    def inconclusive_rows(self) -> list[tuple[MetricComparison, StatRow]]:
+        return [(m, row) for m in self.metrics for row in m.rows if row.verdict is Verdict.INCONCLUSIVE]
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -175,7 +211,8 @@ class Comparison:
             "control": self.control,
             "experiment": self.experiment,
             "settings": self.settings.as_dict(),
-            "verdict": "fail" if self.gate_fails else "pass",
+            "verdict": self.gate.value,
+            "exitCode": int(ExitCode.FAILED if self.fails else ExitCode.PASS),
             "metrics": [m.as_dict() for m in self.metrics],
             "notes": list(self.notes),
         }

@@ -113,6 +113,9 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 # Memory growth with fewer samples than this in the window is no_data.
 MIN_GROWTH_SAMPLES = 10
 
+# The level of the confidence intervals `sloguard check` reports (sloguard/intervals.py).
+CONFIDENCE_LEVEL = 0.95
+
 # Recording-rule names (Sloth-compatible, so Sloth's Grafana dashboards keep working).
 RULE_SLI_ERROR = "slo:sli_error:ratio_rate{window}"
 RULE_OBJECTIVE = "slo:objective:ratio"

@@ -7,14 +7,11 @@ load run's steady-state window.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +21,12 @@ from rich.console import Console
 from sloguard import runs
 from sloguard.check import CheckOptions, run_check
 from sloguard.conventions import ENV_DEMO_ADMIN_TOKEN, ExitCode
+from sloguard.durations import iso
 from sloguard.errors import SloguardError, UsageError
-from sloguard.processes import wait_until
-from sloguard.promql import last_successful_scrape
-from sloguard.stack import StackOptions, default_rules, down, up
+from sloguard.stack import StackOptions, default_rules, down, up, wait_for_scrape
 
 FAULT_KINDS = ("latency", "errors", "leak")
 REPORT_FORMATS = ("table", "json", "junit", "markdown")
-# Prometheus must have scraped past the window's end before the check reads it.
-SCRAPE_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -74,22 +68,16 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
                             service_args=service_args), say=console.print)
     service, prometheus = state.components["service"].url, state.components["prometheus"].url
     try:
-        # Prometheus scrapes a new target first at a hash-chosen offset, up to a whole interval after
-        # it starts. A window opening before that first scrape gets its first sample late, and
-        # increase() then extrapolates only half an interval at that edge: throughput read 10 % low
-        # (89.5 req/s at an achieved 100.0; its first sample came 6.7 s into the window).
+        # The window must open after Prometheus's first scrape of the service and be read after a
+        # scrape past its end (stack.wait_for_scrape says why), as `load run --stack` does.
         console.print("waiting for Prometheus's first scrape of the service", style="dim")
-        if not wait_until(lambda: _scraped_after(prometheus, state.job, 0.0), timeout=SCRAPE_WAIT_SECONDS,
-                          interval=0.5):
-            raise SloguardError(f"Prometheus at {prometheus} did not scrape the service")
+        wait_for_scrape(state, 0.0)
         console.rule(f"load: profile {options.profile}, {options.rollout:g}% of users on the Rust path")
         _run_load(options, service, state.admin_token, run_dir)
         run_file = runs.run_json(run_dir)
         window = runs.read_window(run_file)
-        console.print(f"waiting for Prometheus to scrape past the window's end ({window.end:.0f})", style="dim")
-        if not wait_until(lambda: _scraped_after(prometheus, state.job, window.end), timeout=SCRAPE_WAIT_SECONDS,
-                          interval=1):
-            raise SloguardError(f"Prometheus at {prometheus} did not scrape the service after the run ended")
+        console.print(f"waiting for Prometheus to scrape past the window's end ({iso(window.end)})", style="dim")
+        wait_for_scrape(state, window.end)
         console.rule("check")
         check = CheckOptions(
             spec_file=options.spec_file, prometheus_url=prometheus, formats=REPORT_FORMATS, output_dir=report_dir,
@@ -124,17 +112,6 @@ def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Pat
     result = subprocess.run(argv, check=False, env={**os.environ, ENV_DEMO_ADMIN_TOKEN: admin_token})
     if result.returncode != 0 or not runs.run_json(run_dir).exists():
         raise SloguardError(f"the load run failed (exit {result.returncode}); see the output above")
-
-
-def _scraped_after(prometheus: str, job: str, end: float) -> bool:
-    # A successful scrape (up == 1): a failed one carries no samples of the service.
-    query = urllib.parse.urlencode({"query": last_successful_scrape(job)})
-    try:
-        with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=2) as response:
-            result = json.load(response)["data"]["result"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return bool(result) and float(result[0]["value"][1]) >= end
 
 
 def _html_report(workdir: Path, console: Console) -> None:

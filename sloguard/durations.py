@@ -1,4 +1,4 @@
-"""Prometheus-style durations ("90s", "1h30m", "500ms") to seconds and back; points in time as users write them."""
+"""Prometheus-style durations ("90s", "1h30m", "500ms") to seconds and back; points in time; windows, their coverage."""
 
 from __future__ import annotations
 
@@ -110,3 +110,26 @@ def parse_time(text: str, *, now: float) -> float:
 def iso(ts: float) -> str:
     """RFC 3339 UTC with a Z, to the millisecond."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class WindowCoverage:
+    """How much of a window the samples of one series (per group) cover, as increase() reads them."""
+
+    fraction: float  # 0..1 of the window's length
+    series: str  # the selector the coverage was measured on
+    first: float | None = None  # unix s of the first sample in the window (the start when one preceded it)
+    last: float | None = None  # unix s of the last sample at or before the window's end
+    interval: float | None = None  # mean seconds between samples; None with fewer than two
+    note: str = ""  # why the data covers less than the whole window; "" when it covers it
+
+    def to_document(self) -> dict[str, object]:
+        """The report's `coverage` object (JSON contract)."""
+        return {
+            "fraction": round(self.fraction, 4),
+            "firstSample": None if self.first is None else iso(self.first),
+            "lastSample": None if self.last is None else iso(self.last),
+            "sampleSeconds": None if self.interval is None else round(self.interval, 3),
+            "series": self.series,
+            "note": self.note,
+        }

@@ -31,6 +31,7 @@ from sloguard.spec.model import (
     WINDOW_PLACEHOLDER,
     Alerting,
     AlertMetadata,
+    DecideOn,
     ErrorRatioSLI,
     LatencyRatioSLI,
     MetricSelector,
@@ -116,6 +117,7 @@ def _dropped_settings(slo_set: SLOSet, notes: _Notes, target: str) -> None:
     where, alerting = _where(slo_set), slo_set.alerting
     checks = [name for name, changed in (("minEvents", slo_set.min_events != _DEFAULT_MIN_EVENTS),
                                          ("noData", slo_set.no_data != NoData.FAIL),
+                                         ("decideOn", slo_set.decide_on is not DecideOn.ESTIMATE),
                                          ("scoring", slo_set.scoring is not None)) if changed]
     if checks:
         notes.warnings.append(f"{where}: {', '.join(checks)}: sloguard check settings with no {target} "
@@ -135,6 +137,7 @@ def _dropped_objective_settings(slo_set: SLOSet, objective: Objective, notes: _N
     dropped = [name for name, changed in (
         ("warning bound", objective.warning is not None), ("key", objective.key), ("weight", objective.weight != 1.0),
         ("minEvents", objective.min_events is not None), ("noData", objective.no_data is not None),
+        ("decideOn", objective.decide_on is not None),
     ) if changed]  # fmt: skip
     if dropped:
         notes.warnings.append(f"{_where(slo_set, objective)}: {', '.join(dropped)}: sloguard check settings with "
@@ -222,10 +225,11 @@ def _counter(selector: MetricSelector, base: tuple[Any, ...], by: Sequence[str],
 
 def _latency_parts(sli: LatencyRatioSLI, slo_set: SLOSet, objective: Objective, window: str) -> tuple[str, str]:
     """(good, total): the rates of the histogram's bucket at the threshold and of its count."""
-    base = slo_set.selector
-    good = promql.counter_rate_by(f"{sli.metric}_bucket", [*base, promql.le_matcher(sli.threshold)], objective.by,
-                                  window)
-    return good, promql.counter_rate_by(f"{sli.metric}_count", base, objective.by, window)
+    base, histogram = slo_set.selector, sli.histogram
+    good = promql.counter_rate_by(f"{histogram.metric}_bucket",
+                                  [*base, *histogram.matchers, promql.le_matcher(sli.threshold)], objective.by, window)
+    return good, promql.counter_rate_by(f"{histogram.metric}_count", [*base, *histogram.matchers], objective.by,
+                                        window)
 
 
 def _sloth_alerting(slo_set: SLOSet, objective: Objective) -> dict[str, Any]:
@@ -338,8 +342,8 @@ def _openslo_indicator(slo_set: SLOSet, objective: Objective, notes: _Notes
             good, total = _latency_parts(sli, slo_set, objective, WINDOW_PLACEHOLDER)
         else:
             base = slo_set.selector
-            good = promql.series(f"{sli.metric}_bucket", base, [promql.le_matcher(sli.threshold)])
-            total = promql.series(f"{sli.metric}_count", base)
+            good = promql.histogram_series(sli.histogram, "_bucket", base, [promql.le_matcher(sli.threshold)])
+            total = promql.histogram_series(sli.histogram, "_count", base)
         return _ratio_metric("good", good, total), target
     assert isinstance(sli, PromQLRatioSLI)
     if sli.error_ratio_query:

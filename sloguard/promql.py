@@ -56,6 +56,12 @@ def selector_text(selector: MetricSelector) -> str:
     return series(selector.metric, selector.matchers)
 
 
+def histogram_series(histogram: MetricSelector, suffix: str, base: Iterable[Matcher],
+                     extra: Iterable[Matcher] = ()) -> str:
+    """A histogram's _bucket, _count or _sum: the spec's selector, then the histogram's matchers, then `extra`."""
+    return series(f"{histogram.metric}{suffix}", base, histogram.matchers, extra)
+
+
 def le_matcher(threshold: float) -> Matcher:
     """Match the bucket whose upper bound is `threshold`, however the exporter spells it."""
     spellings = le_spellings(threshold)
@@ -136,6 +142,8 @@ class SLIQueries:
     events: str | None = None  # the events behind the value (counted, or per second)
     samples: str | None = None  # memory growth: the gauge's samples, which stand in for events in a check
     bad_ratio: str | None = None  # a ratio SLI: the share of bad events, as Sloth's rules record it
+    buckets: str | None = None  # a quantile: the bucket counts per `le` and group that its confidence interval needs
+    series: str | None = None  # the selector of the series the events are read from: a check measures coverage on it
 
 
 def sli_queries(slo_set: SLOSet, objective: Objective, reading: Reading) -> SLIQueries:
@@ -164,33 +172,41 @@ By = tuple[str, ...]
 
 
 def _latency(sli: model.LatencySLI, base: Base, by: By, reading: Reading) -> SLIQueries:
-    value = histogram_quantile(sli.quantile, by, reading.counter(series(f"{sli.metric}_bucket", base)))
-    return SLIQueries(value, events=aggregate("sum", by, reading.counter(series(f"{sli.metric}_count", base))))
+    buckets = reading.counter(histogram_series(sli.histogram, "_bucket", base))
+    value = histogram_quantile(sli.quantile, by, buckets)
+    count = histogram_series(sli.histogram, "_count", base)
+    events = aggregate("sum", by, reading.counter(count))
+    return SLIQueries(value, events=events, buckets=aggregate("sum", ("le", *by), buckets), series=count)
 
 
 def _latency_ratio(sli: model.LatencyRatioSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
-    good = aggregate("sum", by, reading.counter(series(f"{sli.metric}_bucket", base, [le_matcher(sli.threshold)])))
-    total = aggregate("sum", by, reading.counter(series(f"{sli.metric}_count", base)))
-    return SLIQueries(f"{good} / {total}", events=total, bad_ratio=f"({total} - {good}) / {total}")
+    bucket = histogram_series(sli.histogram, "_bucket", base, [le_matcher(sli.threshold)])
+    good = aggregate("sum", by, reading.counter(bucket))
+    count = histogram_series(sli.histogram, "_count", base)
+    total = aggregate("sum", by, reading.counter(count))
+    return SLIQueries(f"{good} / {total}", events=total, bad_ratio=f"({total} - {good}) / {total}", series=count)
 
 
 def _error_ratio(sli: model.ErrorRatioSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
     errors = aggregate("sum", by, reading.counter(series(sli.errors.metric, base, sli.errors.matchers)))
-    total = aggregate("sum", by, reading.counter(series(sli.total.metric, base, sli.total.matchers)))
+    counted = series(sli.total.metric, base, sli.total.matchers)
+    total = aggregate("sum", by, reading.counter(counted))
     ratio = ratio_absent_as_zero(errors, total)
-    return SLIQueries(ratio, events=total, bad_ratio=ratio)
+    return SLIQueries(ratio, events=total, bad_ratio=ratio, series=counted)
 
 
 def _throughput(sli: model.ThroughputSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
-    total = aggregate("sum", by, reading.counter(series(sli.metric.metric, base, sli.metric.matchers)))
-    return SLIQueries(reading.per_second(total), events=total)
+    counted = series(sli.metric.metric, base, sli.metric.matchers)
+    total = aggregate("sum", by, reading.counter(counted))
+    return SLIQueries(reading.per_second(total), events=total, series=counted)
 
 
 def _memory_growth(sli: model.MemoryGrowthSLI, base: Base, by: By, reading: Reading) -> SLIQueries:
-    gauge = f"{series(sli.metric.metric, base, sli.metric.matchers)}[{reading.window}]"
+    sampled = series(sli.metric.metric, base, sli.metric.matchers)
+    gauge = f"{sampled}[{reading.window}]"
     # The worst instance decides: growth is judged on the fastest-growing process.
     value = f"{aggregate('max', by, f'deriv({gauge})')} * {format_scalar(sli.per_seconds)}"
-    return SLIQueries(value, samples=aggregate("max", by, f"count_over_time({gauge})"))
+    return SLIQueries(value, samples=aggregate("max", by, f"count_over_time({gauge})"), series=sampled)
 
 
 def _promql_ratio(sli: model.PromQLRatioSLI, reading: Reading) -> SLIQueries:
@@ -222,12 +238,15 @@ class ObjectiveQueries:
 
     value: str
     events: str | None
+    buckets: str | None = None  # a latency quantile's bucket counts per `le` and group
+    series: str | None = None  # the series the events are read from (none for raw PromQL)
 
 
 def objective_queries(slo_set: SLOSet, objective: Objective, window_seconds: float) -> ObjectiveQueries:
     """Build the value and events queries of one objective over a window of `window_seconds`."""
     queries = sli_queries(slo_set, objective, over_check_window(window_seconds))
-    return ObjectiveQueries(queries.value, queries.events if queries.samples is None else queries.samples)
+    events = queries.events if queries.samples is None else queries.samples
+    return ObjectiveQueries(queries.value, events, queries.buckets, queries.series)
 
 
 # ---- recording and alert rules, dashboards (sloguard/rules.py, sloguard/dashboards.py) ----------
@@ -355,8 +374,12 @@ def difference(minuend: str, subtrahend: str) -> str:
 
 
 def parenthesised(expr: str) -> str:
-    """(expr): an expression made one operand."""
-    return f"({expr})"
+    """(expr): an expression made one operand.
+
+    A user's query may end in a PromQL comment (`# errors`); the closing parenthesis then goes on
+    a line of its own, or the comment would swallow it and everything after it.
+    """
+    return f"({expr}\n)" if "#" in expr else f"({expr})"
 
 
 def quotient(numerator: str, denominator: str) -> str:
@@ -364,12 +387,45 @@ def quotient(numerator: str, denominator: str) -> str:
     return f"{parenthesised(numerator)} / {parenthesised(denominator)}"
 
 
-# ---- the demo (sloguard/demo_pipeline.py) ------------------------------------------------------
+# ---- the check's window coverage (sloguard/window_coverage.py) ----------------------------------
+# timestamp() of a plain selector is the sample's own time; of any other expression, the evaluation's.
+# At an instant it gives the latest sample (within the lookback); over a subquery of `step`, the first
+# and last sample of the window to within `step`, at a cost of one evaluation per step and series.
+
+
+def latest_sample_time(selector: str, by: Sequence[str]) -> str:
+    """The latest sample time per group at the evaluation time, if one lies within the lookback."""
+    return aggregate("max", by, f"timestamp({selector})")
+
+
+def first_sample_time(selector: str, by: Sequence[str], window_seconds: float, step_seconds: float) -> str:
+    """The earliest sample time per group in the window (or before its start, within the lookback)."""
+    return aggregate("min", by, f"min_over_time({_sample_times(selector, window_seconds, step_seconds)})")
+
+
+def last_sample_time(selector: str, by: Sequence[str], window_seconds: float, step_seconds: float) -> str:
+    """The latest sample time per group at or before the window's end."""
+    return aggregate("max", by, f"max_over_time({_sample_times(selector, window_seconds, step_seconds)})")
+
+
+def sample_count(selector: str, by: Sequence[str], window_seconds: float) -> str:
+    """Samples in the window of the group's best-sampled series: with the span, its mean interval."""
+    return aggregate("max", by, f"count_over_time({selector}[{format_promql_duration(window_seconds)}])")
+
+
+def _sample_times(selector: str, window_seconds: float, step_seconds: float) -> str:
+    return (f"timestamp({selector})"
+            f"[{format_promql_duration(window_seconds)}:{format_promql_duration(step_seconds)}]")
+
+
+# ---- the demo and load runs on a stack (sloguard/stack.py) -------------------------------------
 
 
 def last_successful_scrape(job: str) -> str:
-    """When Prometheus last scraped `job` successfully (up == 1: a failed scrape carries no samples)."""
-    return f"timestamp({series('up', [Matcher('job', '=', job)])} == 1)"
+    """When Prometheus last scraped `job` successfully: the time of its latest `up` sample, if that is 1."""
+    # Not `timestamp(up == 1)`: a comparison is no selector, so timestamp() would give the query's time.
+    up = series("up", [Matcher("job", "=", job)])
+    return f"timestamp({up}) and {up} == 1"
 
 
 # ---- compare from Prometheus (sloguard/sources.py) ---------------------------------------------

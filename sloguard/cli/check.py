@@ -16,13 +16,19 @@ import click
 def validate(spec_file: str) -> None:
     """Check an SLO spec without a backend.
 
+    Loads the spec as every command does, then parses every PromQL query in it and every
+    query sloguard would build from it (promql-parser, {{window}} as 5m). Exit 0 = valid,
+    2 = the first problem, as FILE:LINE: field: message.
+
     \b
     Example:
       sloguard validate sloguard.yaml
     """
-    from sloguard.spec.loader import load_spec
+    from sloguard.spec.loader import load_spec_with_lines
+    from sloguard.validate import check_queries
 
-    slo_set = load_spec(spec_file)
+    slo_set, lines = load_spec_with_lines(spec_file)
+    check_queries(slo_set, lines)
     click.echo(f"{spec_file}: valid ({len(slo_set.objectives)} objectives)")
 
 
@@ -47,11 +53,13 @@ def validate(spec_file: str) -> None:
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
               help="Also fail when p95 grew more than --max-regression over this `sloguard baseline save` file.")
 @click.option("--max-regression", default="10%", show_default=True, help="Allowed growth over --baseline.")
+@click.option("--inconclusive", type=click.Choice(["fail", "warn", "pass"]), default="fail", show_default=True,
+              help="What a --baseline comparison that cannot judge counts as (exit 1, or 0 with a warning, or 0).")
 @click.option("--var", "variables", multiple=True, metavar="NAME=NUMBER",
               help="Set a spec variable (overrides spec.variables and the run's sloVariables).")
 def check(spec_file: str, prometheus_url: str, last: str | None, start: str | None, end: str | None,
           run_file: str | None, formats: str, output_dir: str, timeout: float, retries: int,
-          baseline_file: str | None, max_regression: str, variables: tuple[str, ...]) -> None:
+          baseline_file: str | None, max_regression: str, inconclusive: str, variables: tuple[str, ...]) -> None:
     """Judge the SLOs of a spec against Prometheus over a window.
 
     Exit 0 = pass (warnings allowed), 1 = an objective failed (no_data counts as
@@ -64,11 +72,11 @@ def check(spec_file: str, prometheus_url: str, last: str | None, start: str | No
           --format table,json,junit,markdown --output-dir reports/
       sloguard check --prometheus $PROM --run runs/pr/run.json --baseline baseline.json --max-regression 10%
     """
-    from rich.console import Console
-
     from sloguard import runs
     from sloguard.check import CheckOptions, run_check
     from sloguard.cli.options import parse_formats, parse_fraction, parse_variables, resolve_window
+    from sloguard.compare import InconclusivePolicy
+    from sloguard.report.console import make_console
 
     spec_variables = runs.read_slo_variables(Path(run_file)) if run_file else {}
     spec_variables.update(parse_variables(variables))
@@ -83,7 +91,8 @@ def check(spec_file: str, prometheus_url: str, last: str | None, start: str | No
         baseline=baseline_file,
         run_file=run_file,
         max_regression=parse_fraction(max_regression),
+        inconclusive=InconclusivePolicy(inconclusive),
         variables=spec_variables,
     )
-    _, code = run_check(options, Console())
+    _, code = run_check(options, make_console())
     sys.exit(int(code))

@@ -32,6 +32,12 @@ from sloguard.runs.names import LATENCY_COLUMN
 @click.option("--resamples", type=click.IntRange(100), default=4000, show_default=True, help="Bootstrap replicates.")
 @click.option("--seed", type=int, default=20261126, show_default=True, help="Bootstrap RNG seed.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the Comparison JSON here.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False),
+              help="Also write a Markdown summary here (for a CI step summary; the file is replaced).")
+# The values of compare.InconclusivePolicy, spelled here so that `--help` need not import sloguard.compare.
+@click.option("--inconclusive", type=click.Choice(["fail", "warn", "pass"]), default="fail", show_default=True,
+              help="What a gate that cannot judge (too few samples, an interval wider than the allowance) "
+                   "counts as: exit 1 (as a spec's noData: fail), exit 0 with a warning, or exit 0.")
 @click.option("--prometheus", "prometheus_url", help="Two implementations of one run from Prometheus (with --run).")
 @click.option("--run", "run_file", type=click.Path(dir_okay=False), help="run.json whose window --prometheus reads.")
 @click.option("--step", default="10s", show_default=True,
@@ -47,12 +53,14 @@ from sloguard.runs.names import LATENCY_COLUMN
                    "here by tests/benchmarks/calibrate_compare.py; 0 turns it off].")
 def compare(control: str | None, experiment: str | None, csv_path: str | None, by: str | None,
             filters: tuple[str, ...], column: str, max_regression: str, alpha: float, min_samples: int | None,
-            resamples: int, seed: int, json_path: str | None, prometheus_url: str | None, run_file: str | None,
-            step: str, job: str, block: str | None, process_noise: str | None) -> None:
+            resamples: int, seed: int, json_path: str | None, markdown_path: str | None, inconclusive: str,
+            prometheus_url: str | None, run_file: str | None, step: str, job: str, block: str | None,
+            process_noise: str | None) -> None:
     """Control vs experiment: quantiles, bootstrap ratio intervals, Mann-Whitney U, Hodges-Lehmann.
 
     Exit 0 = no regression beyond --max-regression, 1 = the experiment is significantly
-    slower and a regression beyond it cannot be excluded, 2 = could not compare.
+    slower and a regression beyond it cannot be excluded, or the gate is INCONCLUSIVE
+    (a statistic could not be judged) under --inconclusive fail, 2 = could not compare.
 
     \b
     Examples:
@@ -62,31 +70,36 @@ def compare(control: str | None, experiment: str | None, csv_path: str | None, b
       sloguard compare --control main/sloguard-report.json --experiment pr/sloguard-report.json
       sloguard compare --prometheus http://127.0.0.1:9090 --run runs/baseline/run.json --step 10s
       sloguard compare --control runs/main --experiment runs/pr --filter implementation=rust --block 10s
+      sloguard compare --control a.csv --experiment b.csv --inconclusive warn --markdown reports/compare.md
     """
     import dataclasses
 
-    from rich.console import Console
-
     from sloguard.cli.options import parse_filters, parse_fraction, parse_step
-    from sloguard.compare import CompareSettings, build_comparison
+    from sloguard.compare import CompareSettings, Gate, InconclusivePolicy, build_comparison
     from sloguard.report import comparison as out
+    from sloguard.report.console import make_console
     from sloguard.sources import PROMETHEUS_MIN_INTERVALS
 
     if min_samples is None:
         min_samples = PROMETHEUS_MIN_INTERVALS if prometheus_url else CompareSettings.min_samples
     settings = CompareSettings(max_regression=parse_fraction(max_regression), alpha=alpha,
                                min_samples=min_samples, resamples=resamples, seed=seed,
-                               block_seconds=parse_step(block, option="--block") if block else None)
+                               block_seconds=parse_step(block, option="--block") if block else None,
+                               inconclusive=InconclusivePolicy(inconclusive))
     if process_noise is not None:
         settings = dataclasses.replace(settings, process_noise=parse_fraction(process_noise, option="--process-noise"))
     result = build_comparison(control=control, experiment=experiment, csv_path=csv_path, by=by,
                               filters=parse_filters(filters), column=column, settings=settings,
                               prometheus=prometheus_url, run_file=run_file, step=parse_step(step), job=job)
-    console = Console()
+    console = make_console()
     out.render(result, console)
+    if result.gate is Gate.INCONCLUSIVE and settings.inconclusive is InconclusivePolicy.WARN:
+        click.echo(f"warning: {out.gate_line(result)}", err=True)
     if json_path:
         console.print(f"wrote {out.write(result, Path(json_path))}", style="dim")
-    sys.exit(int(ExitCode.FAILED if result.gate_fails else ExitCode.PASS))
+    if markdown_path:
+        console.print(f"wrote {out.write_markdown(result, Path(markdown_path))}", style="dim")
+    sys.exit(int(ExitCode.FAILED if result.fails else ExitCode.PASS))
 
 
 @click.group()

@@ -44,13 +44,12 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
     """
     if ctx.invoked_subcommand is not None:
         return
-    from rich.console import Console
-
     from sloguard.demo_pipeline import DemoOptions, run_demo
+    from sloguard.report.console import make_console
 
     options = DemoOptions(spec_file=spec_file, profile=profile, rollout=rollout, faults=faults, duration=duration,
                           output_dir=Path(output_dir) if output_dir else None)
-    sys.exit(int(run_demo(options, Console())))
+    sys.exit(int(run_demo(options, make_console())))
 
 
 @demo.command("serve")

@@ -105,7 +105,7 @@ def load_run(profile: str, host: str | None, stack_dir: str | None, rate: float 
         open_loop=open_loop, workers=workers, remote_workers=remote_workers, master_bind=master_bind,
         master_port=master_port, scale=scale, admin_token=token, keep_rollout=keep_rollout,
         token_secret=token_secret, progress=progress,
-    )))  # fmt: skip
+    ), stack_dir=stack_dir))  # fmt: skip
 
 
 @load.command("ab")

@@ -38,7 +38,7 @@ from sloguard.importers.formats import (
     OPENSLO_V1ALPHA,
     SLOTH_PERIOD_DAYS,
 )
-from sloguard.spec.model import WINDOW_PLACEHOLDER, MetricSelector
+from sloguard.spec.model import WINDOW_PLACEHOLDER, Matcher, MetricSelector
 
 # OpenSLO's op names what a good value is: lt/lte -> values at most `value` are good.
 _THRESHOLD_SIDES = {"lt": "max", "lte": "max", "gt": "min", "gte": "min"}
@@ -300,18 +300,32 @@ def _windowed(query: str, where: str) -> str:
 
 
 def _latency_ratio(good: MetricSelector, total: MetricSelector) -> dict[str, Any] | None:
-    """good = h_bucket{le="T"}, total = h_count: the latencyRatio of histogram h at threshold T."""
+    """good = h_bucket{le="T",M}, total = h_count{M}: the latencyRatio of histogram h{M} at threshold T.
+
+    The other matchers M must be the same on both sides (in any order), or good and total count
+    different observations and the ratio is no histogram's.
+    """
     base = good.metric.removesuffix("_bucket")
-    if not good.metric.endswith("_bucket") or total.metric != f"{base}_count" or total.matchers:
+    if not good.metric.endswith("_bucket") or total.metric != f"{base}_count":
         return None
-    le = [m for m in good.matchers if m.label == "le" and m.op == "="]
-    if len(le) != 1 or len(good.matchers) != 1:
+    le = [m for m in good.matchers if m.label == "le"]
+    others = [m for m in good.matchers if m.label != "le"]
+    if len(le) != 1 or set(others) != set(total.matchers) or len(others) != len(total.matchers):
         return None
+    threshold = _bucket_bound(le[0])
+    if threshold is None:
+        return None
+    return {"metric": promql.selector_text(MetricSelector(base, total.matchers)), "threshold": threshold}
+
+
+def _bucket_bound(le: Matcher) -> float | None:
+    """The bound an le matcher picks: le="T", or the regex of T's spellings that sloguard writes (le=~"1\\.0|1")."""
+    first = le.value.split("|")[0].replace("\\", "") if le.op == "=~" else le.value
     try:
-        threshold = float(le[0].value)
+        bound = float(first)
     except ValueError:
         return None
-    return {"metric": base, "threshold": threshold}
+    return bound if le.op == "=" or promql.le_matcher(bound) == le else None
 
 
 def _threshold(query: str, target: dict[str, Any], where: str) -> dict[str, Any]:

@@ -10,12 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from sloguard import runs
 from sloguard.conventions import EXIT_INTERRUPTED, ExitCode
-from sloguard.durations import parse_duration
+from sloguard.durations import iso, parse_duration
 from sloguard.errors import UsageError
 from sloguard.load.ab import ABOptions, run_ab
 from sloguard.load.procs import Target
@@ -24,6 +21,9 @@ from sloguard.load.run import LoadOptions, run_load
 from sloguard.load.soak import SoakOptions, run_soak
 from sloguard.load.stress import RecoveryOptions, StressOptions, run_recovery, run_steps
 from sloguard.load.target import check_host, loadgen_dir
+from sloguard.report.console import make_console, make_table
+from sloguard.stack import last_scrape, wait_for_scrape
+from sloguard.stackstate import StackError, read_state
 
 # ---- from options to typed options ------------------------------------------------------------
 
@@ -80,13 +80,13 @@ def recovery_dependencies(text: str) -> tuple[str, ...]:
 # ---- the commands -----------------------------------------------------------------------------
 
 
-def load_run(options: LoadOptions) -> int:
-    doc = run_load(options)
+def load_run(options: LoadOptions, *, stack_dir: str | None = None) -> int:
+    doc = run_load(options) if stack_dir is None else run_between_scrapes(options, Path(stack_dir))
     out = options.output_dir
-    console = Console()
-    table = Table(title=f"load {options.profile.name} ({doc['mode']}) → {options.host}", title_justify="left")
-    for column in ("window", "requested", "achieved", "requests", "errors", "p50", "p95", "p99", "rust %"):
-        table.add_column(column, justify="right")
+    console = make_console()
+    table = make_table(f"load {options.profile.name} ({doc['mode']}) → {options.host}",
+                       ("window", "requested", "achieved", "requests", "errors", "p50", "p95", "p99", "rust %"),
+                       justify="right")
     lat = doc["latency_seconds"]
     table.add_row(
         f"{doc['window']['seconds']:.1f} s", f"{doc['rate']['requested']:,.0f}/s",
@@ -105,10 +105,10 @@ def load_run(options: LoadOptions) -> int:
 def load_ab(options: ABOptions) -> int:
     docs = run_ab(options)
     out, targets = options.output_dir, options.targets
-    console = Console()
-    table = Table(title=f"load ab {options.profile.name} (open loop, interleaved)", title_justify="left")
-    for column in ("side", "targets", "window", "achieved", "requests", "errors", "p50", "p95", "p99"):
-        table.add_column(column, justify="right")
+    console = make_console()
+    table = make_table(f"load ab {options.profile.name} (open loop, interleaved)",
+                       ("side", "targets", "window", "achieved", "requests", "errors", "p50", "p95", "p99"),
+                       justify="right")
     for role, doc in docs.items():
         lat = doc["latency_seconds"]
         table.add_row(role, " ".join(targets[role]), f"{doc['window']['seconds']:.1f} s",
@@ -126,21 +126,20 @@ def load_ab(options: ABOptions) -> int:
 
 def list_profiles(loadgen: str | None) -> None:
     directory = loadgen_dir(loadgen)
-    table = Table(title=f"{directory / 'profiles.yaml'}", title_justify="left")
-    for column in ("profile", "user class", "users", "spawn/s", "rate", "warm-up", "duration", "rollout"):
-        table.add_column(column)
+    table = make_table(f"{directory / 'profiles.yaml'}",
+                       ("profile", "user class", "users", "spawn/s", "rate", "warm-up", "duration", "rollout"))
     for p in load_profiles(directory / "profiles.yaml").values():
         rollout = ", ".join(f"{k.removeprefix('rust_')} {v:g}%" for k, v in p.rollout.items()) or "-"
         table.add_row(p.name, p.user_class, str(p.users), f"{p.spawn_rate:g}", f"{p.rate:g}/s",
                       f"{p.warmup:g}s", f"{p.duration:g}s", rollout)
-    Console().print(table)
+    make_console().print(table)
 
 
 def soak(options: SoakOptions) -> int:
     doc = run_soak(options)
     m = doc["memory"]
     low, high = m["ci95_bytes_per_hour"]
-    console = Console()
+    console = make_console()
     console.print(
         f"soak {doc['window']['seconds']:.0f} s at {options.profile.rate:g} req/s on pid {doc['pid']}: RSS "
         f"{_mib(m['rss_start_bytes'])} → {_mib(m['rss_end_bytes'])}; growth {_mib(m['growth_bytes_per_hour'])}/h "
@@ -156,10 +155,9 @@ def soak(options: SoakOptions) -> int:
 def stress_steps(options: StressOptions, *, require: float | None) -> int:
     """Stepped rates until a bound breaks; exit 1 when --require is not sustainable."""
     doc = run_steps(options)
-    console = Console()
-    table = Table(title=f"stress → {options.host}", title_justify="left")
-    for column in ("rate", "achieved", "errors", "p50", "p95", "held", "why not"):
-        table.add_column(column, justify="right")
+    console = make_console()
+    table = make_table(f"stress → {options.host}", ("rate", "achieved", "errors", "p50", "p95", "held", "why not"),
+                       justify="right")
     for s in doc["steps"]:
         table.add_row(f"{s['rate']:g}/s", f"{s['achieved_rate']:,.1f}/s", f"{s['error_ratio']:.2%}",
                       _ms(s["p50_seconds"]), _ms(s["p95_seconds"]), "yes" if s["held"] else "no",
@@ -193,7 +191,7 @@ def stress_recovery(recovery: RecoveryOptions, *, stack_dir: str | None, host: s
         doc = run_recovery(target, recovery, traffic)
     finally:
         target.stop()
-    console = Console()
+    console = make_console()
     failed = False
     for s in doc["recovery"]:
         ratio = "-" if s["outage_error_ratio"] is None else f"{s['outage_error_ratio']:.1%}"
@@ -203,6 +201,29 @@ def stress_recovery(recovery: RecoveryOptions, *, stack_dir: str | None, host: s
         failed |= not s["recovered"]
     console.print(f"wrote {output_dir / runs.STRESS_JSON}")
     return int(ExitCode.FAILED if failed else ExitCode.PASS)
+
+
+def run_between_scrapes(options: LoadOptions, stack_dir: Path) -> dict[str, Any]:
+    """A load run on a stack: its window opens after Prometheus's first scrape and it returns after one past its end."""
+    # So `check --run` finds samples at both edges of the window, as in the demo (stack.wait_for_scrape: why).
+    state = read_state(stack_dir)
+    if state is None:
+        return run_load(options)
+    console = make_console()
+    if last_scrape(state) is None:
+        console.print("waiting for Prometheus's first scrape of the service", style="dim")
+        wait_for_scrape(state, 0.0)
+    doc = run_load(options)
+    if doc["interrupted"]:
+        return doc
+    end = doc["window"]["end"]
+    console.print(f"waiting for Prometheus to scrape past the window's end ({iso(end)})", style="dim")
+    try:
+        wait_for_scrape(state, end)
+    except StackError as exc:
+        # The run itself is whole; only the check of its window would read a short edge, and says so.
+        console.print(f"warning: {exc}", style="yellow", markup=False, highlight=False)
+    return doc
 
 
 def _ms(value: Any) -> str:

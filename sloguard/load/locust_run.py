@@ -178,7 +178,7 @@ def _hold(runner: Any, until: float, phase: str, profile: Profile,
                 elapsed=now - t0, phase=phase, requested_rate=profile.rate, rate=total.current_rps,
                 errors=total.num_failures, error_ratio=total.fail_ratio,
                 p95=(total.get_current_response_time_percentile(0.95) or 0.0) / 1000.0,
-                in_flight=runner.user_count, backlog=0,
+                in_flight=runner.user_count, backlog=0, counted="done",
             ))  # fmt: skip
     return time.time()
 

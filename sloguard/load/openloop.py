@@ -81,6 +81,7 @@ class Snapshot:
     p95: float  # of the last interval
     in_flight: int
     backlog: int
+    counted: str = "sent"  # what `rate` counts: requests sent (open loop) or done (Locust's current_rps)
 
 
 @dataclass
@@ -199,6 +200,9 @@ class OpenLoopGenerator:
         self._backlog: deque[tuple[float, str, bytes, PhaseResult]] = deque()
         self._backlog_cap = max_backlog if max_backlog is not None else 0
         self._tick = Counts()  # since the last progress snapshot
+        # What the progress line shows: the phase being sent (or connecting, draining) and its result.
+        self._state = "connecting"
+        self._phase_now: PhaseResult | None = None
         # Per intended second: [finished, errors]; small enough for a 24 h run (86,400 entries).
         self._second: dict[int, list[int]] = {}
         self._t0 = 0.0
@@ -232,10 +236,12 @@ class OpenLoopGenerator:
                     break
                 result = PhaseResult(phase, t + self.offset, t + self.offset)
                 results.append(result)
+                self._state, self._phase_now = phase.name, result
                 if self.max_backlog is None:
                     # Room to queue one timeout's worth of arrivals; anything older would time out anyway.
                     self._backlog_cap = max(1, int(phase.rate * self.timeout))
                 t = await self._run_phase(phase, result, t)
+            self._state = "draining"
             await self._drain(self.timeout if drain is None else drain)
         finally:
             sweeper.cancel()
@@ -445,13 +451,16 @@ class OpenLoopGenerator:
             last = now
 
     def _snapshot(self, tick: Counts, dt: float, now: float) -> Snapshot:
-        phase = self._current
+        # The phase the schedule is in, not the phase of a request in flight: against a fast target
+        # most ticks find none in flight, and the line said "connecting" for the whole run.
+        phase = self._phase_now
         p95 = tick.histogram.quantile(0.95)
         counts = phase.counts if phase else Counts()
+        sending = self._state not in ("connecting", "draining")
         return Snapshot(
             elapsed=now - self._t0 if self._t0 else 0.0,
-            phase=phase.phase.name if phase else "connecting",
-            requested_rate=phase.phase.rate if phase else 0.0,
+            phase=self._state,
+            requested_rate=phase.phase.rate if phase and sending else 0.0,
             rate=tick.sent / dt if dt > 0 else 0.0,
             errors=counts.errors,
             error_ratio=counts.error_ratio(),
@@ -459,14 +468,6 @@ class OpenLoopGenerator:
             in_flight=len(self._busy),
             backlog=len(self._backlog),
         )
-
-    @property
-    def _current(self) -> PhaseResult | None:
-        # The phase of the most recent send; good enough for a live display.
-        for conn in self._busy:
-            if conn.phase is not None:
-                return conn.phase
-        return self._backlog[-1][3] if self._backlog else None
 
     def _timeline(self) -> list[dict[str, float]]:
         return [

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from sloguard.load.openloop import Snapshot
+from sloguard.report.console import make_console
 
 _LOG_EVERY = 10.0  # seconds between plain lines when stderr is not a terminal
 
@@ -23,11 +24,10 @@ class Progress:
         self._last_line = time.monotonic()  # the first plain line after 10 s, with real numbers
         self._live: Any = None
         if enabled and sys.stderr.isatty():
-            from rich.console import Console
             from rich.live import Live
 
             # Refreshed by the caller once a second: no rich thread next to the event loop or gevent.
-            self._live = Live(console=Console(stderr=True), auto_refresh=False, transient=False)
+            self._live = Live(console=make_console(stderr=True), auto_refresh=False, transient=False)
             self._live.start()
 
     def __call__(self, snap: Snapshot) -> None:
@@ -45,9 +45,12 @@ class Progress:
     def render(self, snap: Snapshot) -> str:
         elapsed = time.monotonic() - self.started
         p95 = "-" if math.isnan(snap.p95) else f"{snap.p95 * 1000:.2f} ms"
-        return (f"{self.title} {_clock(elapsed)}/{_clock(self.total)} [{snap.phase}] "
-                f"rate {snap.rate:,.0f}/{snap.requested_rate:,.0f} req/s  errors {snap.errors:,} "
-                f"({snap.error_ratio:.2%})  p95 {p95}  in flight {snap.in_flight:,}")
+        # Requests sent per second over the last interval, against the schedule's rate (none while
+        # connecting or draining).
+        rate = f"{snap.counted} {snap.rate:,.0f}/s" + (f" of {snap.requested_rate:,.0f}/s requested"
+                                                       if snap.requested_rate > 0 else "")
+        return (f"{self.title} {_clock(elapsed)}/{_clock(self.total)} [{snap.phase}] {rate}  "
+                f"errors {snap.errors:,} ({snap.error_ratio:.2%})  p95 {p95}  in flight {snap.in_flight:,}")
 
     def close(self) -> None:
         if self._live is not None:

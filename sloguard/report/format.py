@@ -1,8 +1,12 @@
-"""Human formatting of SLI values and bounds, shared by the table and Markdown writers."""
+"""Human formatting of SLI values, bounds, intervals and statuses, shared by the table, JUnit and Markdown writers."""
 
 from __future__ import annotations
 
+import math
+
 from sloguard.durations import iso as iso  # re-exported: the report writers stamp times with it
+from sloguard.evaluate import Status, Verdict
+from sloguard.intervals import Interval
 from sloguard.numbers import format_number
 from sloguard.spec.model import (
     Bound,
@@ -15,7 +19,7 @@ from sloguard.spec.model import (
     ThroughputSLI,
 )
 
-STATUS_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "no_data": "❔"}
+STATUS_ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "no_data": "❔", "inconclusive": "❓"}
 
 
 def format_value(objective: Objective, value: float | None) -> str:
@@ -32,6 +36,39 @@ def format_value(objective: Objective, value: float | None) -> str:
     if isinstance(sli, MemoryGrowthSLI):
         return f"{format_bytes(value)}/{format_period(sli.per_seconds)}"
     return format_number(round(value, 6))
+
+
+def format_interval(objective: Objective, interval: Interval | None) -> str:
+    """"470–530 µs", "99.1–99.6 %", "9.5 s–∞": both ends in one unit, with the digits that tell them apart."""
+    if interval is None:
+        return ""
+    low, high = interval.low, interval.high
+    if isinstance(objective.sli, LatencySLI):
+        largest = high if math.isfinite(high) else low
+        unit, scale = ("s", 1.0) if largest >= 1 else ("ms", 1e3) if largest >= 0.001 else ("µs", 1e6)
+    else:
+        unit, scale = "%", 100.0
+    for digits in range(3, 7):
+        low_text = f"{low * scale:.{digits}g}"
+        high_text = f"{high * scale:.{digits}g}" if math.isfinite(high) else "∞"
+        if low_text != high_text or low == high:
+            break
+    return f"{low_text}–{high_text} {unit}"
+
+
+def format_level(interval: Interval) -> str:
+    """"95 % CI"."""
+    return f"{format_number(round(interval.level * 100, 6))} % CI"
+
+
+def status_text(verdict: Verdict) -> str:
+    """"pass", "no_data (12 events in the window, fewer than 100)", "fail, within noise: 95 % CI 470–530 µs"."""
+    status, interval = verdict.status.value, verdict.interval
+    if interval is not None and (verdict.within_noise or verdict.status is Status.INCONCLUSIVE):
+        return f"{status}, within noise: {format_level(interval)} {format_interval(verdict.objective, interval)}"
+    if verdict.status in (Status.NO_DATA, Status.INCONCLUSIVE) and verdict.reason:
+        return f"{status} ({verdict.reason})"
+    return status
 
 
 def format_bound(objective: Objective, bound: Bound | None) -> str:

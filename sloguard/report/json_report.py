@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sloguard.conventions import API_VERSION, CHECK_REPORT_JSON, REPORT_KIND
 from sloguard.evaluate import CheckResult, Verdict
 from sloguard.files import write_text_atomic
+from sloguard.intervals import Interval
 from sloguard.report.format import iso
 from sloguard.spec.model import Bound
 
@@ -51,15 +53,32 @@ def _objective(v: Verdict) -> dict[str, Any]:
         "status": v.status.value,
         "countsAs": v.counts_as.value,
         "reason": v.reason,
+        "interval": _interval(v.interval),
+        "withinNoise": v.within_noise,
+        "decideOn": v.decided_on.value,
+        "coverage": v.coverage.to_document() if v.coverage else None,
         "events": v.events,
         "query": v.queries.value,
         "eventsQuery": v.queries.events,
+        "bucketsQuery": v.queries.buckets,
         "sli": type(obj.sli).__name__.removesuffix("SLI").lower(),
         "objective": _bound(obj.objective),
         "warning": _bound(obj.warning) if obj.warning else None,
         "key": obj.key,
         "weight": obj.weight,
         "description": obj.description,
+    }
+
+
+def _interval(interval: Interval | None) -> dict[str, Any] | None:
+    """{low, high, level, method}; an unbounded end (a rank in the +Inf bucket) is null."""
+    if interval is None:
+        return None
+    return {
+        "low": interval.low if math.isfinite(interval.low) else None,
+        "high": interval.high if math.isfinite(interval.high) else None,
+        "level": interval.level,
+        "method": interval.method,
     }
 
 

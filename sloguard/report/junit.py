@@ -7,9 +7,11 @@ from pathlib import Path
 
 from sloguard.evaluate import CheckResult, Status
 from sloguard.files import write_text_atomic
-from sloguard.report.format import format_bound, format_value
+from sloguard.report.format import format_bound, format_interval, format_level, format_value, status_text
 
 FILENAME = "sloguard-junit.xml"
+# Statuses that judge nothing: a failure or a skip as the noData policy counts them.
+_NOT_JUDGED = {Status.NO_DATA: "no data", Status.INCONCLUSIVE: "inconclusive"}
 
 
 def render(result: CheckResult) -> str:
@@ -19,17 +21,22 @@ def render(result: CheckResult) -> str:
     for v in result.verdicts:
         name = f"{v.objective.name}[{v.group}]" if v.group else v.objective.name
         case = ET.Element("testcase", classname=f"sloguard.{slo.name}", name=name, time="0")
+        status = status_text(v)
+        interval = ""
+        if v.interval is not None and "CI" not in status:  # a status within noise names the interval itself
+            interval = f" ({format_level(v.interval)} {format_interval(v.objective, v.interval)})"
         detail = (
-            f"{v.objective.name} {v.group or ''}: value {format_value(v.objective, v.value)}, "
-            f"objective {format_bound(v.objective, v.objective.objective)}. {v.reason}\nquery: {v.queries.value}"
+            f"{v.objective.name} {v.group or ''}: value {format_value(v.objective, v.value)}{interval}, "
+            f"objective {format_bound(v.objective, v.objective.objective)}: {status}. {v.reason}\n"
+            f"query: {v.queries.value}"
         )
         if v.counts_as is Status.FAIL:
             failures += 1
-            kind = "no data" if v.status is Status.NO_DATA else "objective failed"
+            kind = _NOT_JUDGED.get(v.status, "objective failed")
             ET.SubElement(case, "failure", message=kind, type=v.status.value).text = detail
-        elif v.status is Status.NO_DATA:
+        elif v.status in _NOT_JUDGED:
             skipped += 1
-            ET.SubElement(case, "skipped", message="no data").text = detail
+            ET.SubElement(case, "skipped", message=_NOT_JUDGED[v.status]).text = detail
         else:
             ET.SubElement(case, "system-out").text = f"{v.status.value}: {detail}"
         cases.append(case)

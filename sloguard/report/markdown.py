@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sloguard.evaluate import CheckResult
 from sloguard.files import write_text_atomic
-from sloguard.report.format import STATUS_ICON, format_bound, format_value, iso
+from sloguard.report.format import STATUS_ICON, format_bound, format_interval, format_value, iso, status_text
+from sloguard.window_coverage import coverage_warnings
 
 FILENAME = "sloguard-summary.md"
 
@@ -23,15 +24,13 @@ def render(result: CheckResult) -> str:
         "",
         f"Score **{result.score:.1f}** · window {iso(w.start)} → {iso(w.end)} ({w.seconds:.0f} s)",
         "",
-        "| Objective | Group | Value | Objective | Warning | Status |",
-        "|---|---|---|---|---|---|",
+        "| Objective | Group | Value | 95 % CI | Objective | Warning | Status |",
+        "|---|---|---|---|---|---|---|",
     ]
     for v in result.verdicts:
         obj = v.objective
         key = " 🔑" if obj.key else ""
-        status = f"{STATUS_ICON[v.status.value]} {v.status.value}"
-        if v.reason and v.status.value == "no_data":
-            status += f" ({v.reason})"
+        status = f"{STATUS_ICON[v.status.value]} {status_text(v)}"
         lines.append(
             "| "
             + " | ".join(
@@ -40,6 +39,7 @@ def render(result: CheckResult) -> str:
                     f"{obj.name}{key}",
                     v.group or "—",
                     format_value(obj, v.value),
+                    format_interval(obj, v.interval) or "—",
                     format_bound(obj, obj.objective),
                     format_bound(obj, obj.warning) or "—",
                     status,
@@ -48,6 +48,8 @@ def render(result: CheckResult) -> str:
             + " |"
         )
     lines.append("")
+    # Data short of the window: the table's values count only part of it (check.md, "The window").
+    lines.extend(f"> ⚠️ {_cell(warning.removeprefix('warning: '))}\n" for warning in coverage_warnings(result))
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from sloguard.conventions import (
     OPA_DURATION,
     PROCESS_RSS,
 )
+from sloguard.durations import iso
 from sloguard.report import svg
 from sloguard.report.perfdata import (
     LoadRun,
@@ -102,6 +103,15 @@ def objective_bound(obj: dict[str, Any]) -> str:
     return ", ".join(parts) or "-"
 
 
+def objective_interval(obj: dict[str, Any]) -> str:
+    """The value's confidence interval from the check report ("-" without one; an open end is ∞)."""
+    interval = obj.get("interval") or {}
+    if not interval:
+        return "-"
+    ends = [objective_value({**obj, "value": v}) if v is not None else "∞" for v in (interval["low"], interval["high"])]
+    return " – ".join(ends)
+
+
 def _metric_of(obj: dict[str, Any]) -> str:
     query = str(obj.get("query") or "")
     for metric in (OPA_DURATION, CACHE_DURATION, AUTHZ_DURATION, AUTHZ_REQUESTS, PROCESS_RSS):
@@ -115,11 +125,15 @@ def objectives(data: RunData, metrics: Sequence[str]) -> list[tuple[Path, dict[s
 
 
 def objective_table(items: list[tuple[Path, dict[str, Any]]], multi: bool) -> Table:
-    headers = (["check"] if multi else []) + ["objective", "group", "value", "objective bound", "status"]
+    headers = (["check"] if multi else []) + ["objective", "group", "value", "95 % CI", "objective bound", "status"]
     rows = [([str(p.name)] if multi else []) + [o["name"], o.get("group") or "-", objective_value(o),
-                                                 objective_bound(o), o.get("status", "-")]
+                                                 objective_interval(o), objective_bound(o), _status(o)]
             for p, o in items]  # fmt: skip
     return Table(headers, rows)
+
+
+def _status(obj: dict[str, Any]) -> str:
+    return str(obj.get("status", "-")) + (", within noise" if obj.get("withinNoise") else "")
 
 
 def objectives_with(data: RunData, metrics: Sequence[str], heading: str) -> list[Block]:
@@ -198,11 +212,16 @@ def executive_summary(data: RunData, comparisons: list[PathComparison]) -> Secti
     bullets = []
     for path, doc in data.checks:
         objs = doc.get("objectives", [])
-        counts = {k: sum(1 for o in objs if o.get("status") == k) for k in ("pass", "warn", "fail", "no_data")}
+        counts = {k: sum(1 for o in objs if o.get("status") == k)
+                  for k in ("pass", "warn", "fail", "no_data", "inconclusive")}
+        noisy = sum(1 for o in objs if o.get("withinNoise"))
         w = doc.get("window") or {}
         bullets.append(f"SLO check ({path.name}): **{str(doc.get('verdict', '?')).upper()}**, score "
                        f"{doc.get('score')}, {len(objs)} objectives: {counts['pass']} pass, {counts['warn']} warn, "
-                       f"{counts['fail']} fail, {counts['no_data']} no data; window {w.get('start')} → {w.get('end')}.")
+                       f"{counts['fail']} fail, {counts['no_data']} no data"
+                       + (f", {counts['inconclusive']} inconclusive" if counts["inconclusive"] else "")
+                       + (f" ({noisy} within noise of a bound)" if noisy else "")
+                       + f"; window {w.get('start')} → {w.get('end')}.")
     for pc in comparisons:
         bullets.append(speed_sentence(pc))
     for run in data.loads:
@@ -265,7 +284,7 @@ def methodology(data: RunData) -> Section:
             rows.append([run.name, d.mode or "-", _iso(d.window.start if d.window else None),
                          num(d.steady_seconds, 0), num(d.rate.get("requested"), 0), num(d.rate.get("achieved")),
                          str(d.requests.get("completed", "-")), num(d.rollout.get("observed_percent_rust"), 1)])
-        s.add(Table(["run", "mode", "window start (UTC)", "seconds", "requested req/s", "achieved req/s",
+        s.add(Table(["run", "mode", "window start", "seconds", "requested req/s", "achieved req/s",
                      "completed", "% on Rust"], rows))
         s.add(Para("Latencies are client-measured per request: in open-loop runs from the intended send time (so "
                    "queueing delay counts, no coordinated omission), in Locust runs from the send. Only the "
@@ -297,9 +316,10 @@ def _cpu_model() -> str:
 
 
 def _iso(value: Any) -> str:
+    """RFC 3339, as every time sloguard prints."""
     try:
-        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
+        return iso(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
         return "-"
 
 

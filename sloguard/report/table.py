@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 
 from sloguard.evaluate import CheckResult
-from sloguard.report.format import format_bound, format_value, iso
+from sloguard.report.console import make_table
+from sloguard.report.format import format_bound, format_interval, format_value, iso, status_text
 
-_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "no_data": "magenta"}
-
-
-# Wide enough for every column in CI logs, where rich would otherwise assume 80 columns.
-LOG_WIDTH = 160
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "no_data": "magenta", "inconclusive": "magenta"}
 
 
 def render(result: CheckResult, console: Console) -> None:
-    if not console.is_terminal and console.width < LOG_WIDTH:
-        console.width = LOG_WIDTH
+    """The table and the verdict line on `console` (report.console.make_console: nothing cut in a CI log)."""
     w = result.window
-    table = Table(
-        title=f"sloguard check: {result.slo_set.name}  {iso(w.start)} → {iso(w.end)} ({w.seconds:.0f} s)",
-        title_justify="left",
+    table = make_table(
+        f"sloguard check: {result.slo_set.name}  {iso(w.start)} → {iso(w.end)} ({w.seconds:.0f} s)",
+        ("objective", "group", "value", "95 % CI", "objective", "warning", "status"),
     )
-    for column in ("objective", "group", "value", "objective", "warning", "status"):
-        table.add_column(column)
     for v in result.verdicts:
         obj = v.objective
-        status = v.status.value + (f" ({v.reason})" if v.status.value == "no_data" else "")
+        status = status_text(v)
         table.add_row(
             obj.name + (" (key)" if obj.key else ""),
             v.group or "-",
             format_value(obj, v.value),
+            format_interval(obj, v.interval) or "-",
             format_bound(obj, obj.objective),
             format_bound(obj, obj.warning),
             f"[{_STYLE[v.status.value]}]{status}[/]",

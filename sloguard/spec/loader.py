@@ -9,6 +9,7 @@ import re
 import typing
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -17,15 +18,37 @@ from pydantic import BaseModel, ValidationError
 from sloguard.conventions import SPEC_KIND
 from sloguard.errors import SpecError
 from sloguard.numbers import format_number
-from sloguard.spec import v1
+from sloguard.spec import fields, v1
 from sloguard.spec.model import SLOSet
 
 Loc = tuple[str | int, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+@dataclass(frozen=True)
+class SpecLines:
+    """Where the fields of a loaded spec are, for checks that run on its model (`sloguard validate`)."""
+
+    source: str
+    root: yaml.MappingNode
+
+    def line(self, loc: Loc) -> int:
+        """The line of the field at `loc`, a path from the document's top: ("spec", "objectives", 0, ...)."""
+        return _locate(self.root, loc)
+
+    def where(self, loc: Loc) -> str:
+        """`FILE:LINE: path` of the field at `loc`, as every spec error starts."""
+        return f"{self.source}:{self.line(loc)}: {_render(loc)}"
+
+
 def load_spec(path: str | os.PathLike[str], variables: Mapping[str, float] | None = None) -> SLOSet:
     """Load and validate the spec file at `path`; SpecError (one line) on any problem."""
+    return load_spec_with_lines(path, variables)[0]
+
+
+def load_spec_with_lines(path: str | os.PathLike[str],
+                         variables: Mapping[str, float] | None = None) -> tuple[SLOSet, SpecLines]:
+    """load_spec, and where each of the spec's fields is in the file."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
@@ -45,7 +68,7 @@ def load_spec(path: str | os.PathLike[str], variables: Mapping[str, float] | Non
         raise SpecError(
             _one_line(f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
         ) from None
-    return load_spec_text(text, source, variables)
+    return _load(text, source, variables)
 
 
 def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, float] | None = None) -> SLOSet:
@@ -53,6 +76,10 @@ def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, 
 
     `variables` override the defaults of `spec.variables` (e.g. a load profile's rate).
     """
+    return _load(text, source, variables)[0]
+
+
+def _load(text: str, source: str, variables: Mapping[str, float] | None) -> tuple[SLOSet, SpecLines]:
     root, data = _read_yaml(text, source)
     _check_header(root, data, source)
     _substitute_variables(root, data, dict(variables or {}), source)
@@ -60,7 +87,7 @@ def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, 
         doc = v1.Document.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc, root, source) from None
-    return v1.to_model(doc, source)
+    return v1.to_model(doc, source), SpecLines(source, root)
 
 
 # ---- YAML -------------------------------------------------------------------------------------
@@ -240,9 +267,9 @@ def _describe(error: Any) -> tuple[Loc, Loc, str]:
     ctx: dict[str, Any] = error.get("ctx") or {}
     if loc and loc[-1] == "[key]":  # a dict key failed its own validation: name the mapping and the key
         loc = loc[:-1]
-        return loc, loc[:-1], f"key {v1.show(loc[-1])}: {_plain(kind, ctx, error['msg'])}"
+        return loc, loc[:-1], f"key {fields.show(loc[-1])}: {_plain(kind, ctx, error['msg'])}"
     if kind == "invalid_key":
-        return loc, loc[:-1], f"key {v1.show(loc[-1])}: must be a string"
+        return loc, loc[:-1], f"key {fields.show(loc[-1])}: must be a string"
     if kind == "extra_forbidden":
         return loc, loc, _unknown_key(loc)
     if kind == "too_short" and loc == ("spec", "objectives"):
@@ -251,7 +278,7 @@ def _describe(error: Any) -> tuple[Loc, Loc, str]:
         return loc, loc, f"must have at least {ctx.get('min_length', 1)} items"
     if kind in ("value_error", "assertion_error"):
         cause = ctx.get("error")
-        if isinstance(cause, v1.FieldError):
+        if isinstance(cause, fields.FieldError):
             loc = loc + cause.path
     return loc, loc, _plain(kind, ctx, error["msg"])
 
@@ -342,7 +369,7 @@ def _render(loc: Loc) -> str:
         elif part and all(char.isalnum() or char in "_-" for char in part):
             out += f".{part}" if out else part
         else:
-            out += f"[{v1.show(part)}]"
+            out += f"[{fields.show(part)}]"
     return out
 
 

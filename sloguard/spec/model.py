@@ -19,6 +19,13 @@ class NoData(StrEnum):
     PASS = "pass"
 
 
+class DecideOn(StrEnum):
+    """What a verdict is judged on: the value, or its confidence interval (pass only when it clears the bound)."""
+
+    ESTIMATE = "estimate"
+    CONFIDENCE = "confidence"
+
+
 @dataclass(frozen=True)
 class Matcher:
     """One label matcher: label op "value" with op one of = != =~ !~."""
@@ -55,7 +62,8 @@ class Bound:
 class LatencySLI:
     """histogram_quantile(quantile) over the window."""
 
-    metric: str  # histogram base name, without _bucket
+    # The histogram's base name (without _bucket) and its matchers, which apply to _bucket and _count alike.
+    histogram: MetricSelector
     quantile: float
 
 
@@ -63,7 +71,7 @@ class LatencySLI:
 class LatencyRatioSLI:
     """Share of observations at or under `threshold` (an exact bucket bound)."""
 
-    metric: str
+    histogram: MetricSelector  # as in LatencySLI; never an `le` matcher: the threshold picks the bucket
     threshold: float
 
 
@@ -154,6 +162,7 @@ class Objective:
     description: str = ""
     min_events: int | None = None  # overrides the spec-wide minEvents
     no_data: NoData | None = None  # overrides the spec-wide noData
+    decide_on: DecideOn | None = None  # overrides the spec-wide decideOn
     labels: dict[str, str] = field(default_factory=dict)  # on every recording rule (Sloth's SLO labels)
     alerting: ObjectiveAlerting = field(default_factory=ObjectiveAlerting)
 
@@ -188,6 +197,7 @@ class SLOSet:
     selector: tuple[Matcher, ...] = ()
     no_data: NoData = NoData.FAIL
     min_events: int = 100
+    decide_on: DecideOn = DecideOn.ESTIMATE
     scoring: Scoring | None = None
     source: str = ""  # the file it was read from, for messages
     labels: dict[str, str] = field(default_factory=dict)
@@ -198,3 +208,6 @@ class SLOSet:
 
     def no_data_for(self, objective: Objective) -> NoData:
         return self.no_data if objective.no_data is None else objective.no_data
+
+    def decide_on_for(self, objective: Objective) -> DecideOn:
+        return self.decide_on if objective.decide_on is None else objective.decide_on

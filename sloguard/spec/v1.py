@@ -1,8 +1,9 @@
 """The v1 YAML schema (apiVersion sloguard/v1) as pydantic models, and its conversion to the internal model.
 
-The models mirror the YAML exactly (camelCase keys, unknown keys rejected); nothing
-outside the spec package sees them: `to_model` turns a validated document into
-`sloguard.spec.model.SLOSet`.
+The models mirror the YAML exactly (camelCase keys, unknown keys rejected), with the field
+types of `sloguard.spec.fields`; nothing outside the spec package sees them: `to_model` turns
+a validated document into `sloguard.spec.model.SLOSet`, and `sli_fields` says which YAML field
+each selector or query of the model came from.
 """
 
 from __future__ import annotations
@@ -17,39 +18,36 @@ from sloguard.conventions import (
     EXTRA_ALERT_TARGET_ABSENT,
     EXTRA_ALERT_TARGET_DOWN,
     EXTRA_ALERTS,
-    GENERATED_ALERT_LABELS,
-    RESERVED_LABEL_PREFIX,
     SERVICE_ALERT_LABELS,
     SPEC_KIND,
 )
 from sloguard.durations import parse_duration
 from sloguard.numbers import format_number
 from sloguard.spec import model
-from sloguard.spec.model import WINDOW_PLACEHOLDER
-from sloguard.spec.selector import is_label_name, is_metric_name, parse_selector
+from sloguard.spec.fields import (
+    AlertLabelName,
+    AlertName,
+    Count,
+    Duration,
+    FieldError,
+    Histogram,
+    LabelName,
+    NoDataMode,
+    NonEmptyStr,
+    ObjectiveName,
+    Percent,
+    Query,
+    RuleLabelName,
+    Selector,
+    WindowedQuery,
+    show,
+)
+from sloguard.spec.selector import parse_selector
 
 SUPPORTED_VERSIONS = (API_VERSION,)
-HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 
 
-class FieldError(ValueError):
-    """A validation error at `path` below the model that raised it."""
-
-    # pydantic places an error raised by a model validator at the model itself; the loader
-    # appends `path` so that the message names the exact field and its line.
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-def show(value: object) -> str:
-    """A short repr of user input for messages."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# ---- field checks (each raises ValueError with the message the user sees) ----------------------
+# ---- the header (checked first by the loader: another version's field errors would mislead) ----
 
 
 def check_api_version(value: object) -> str:
@@ -66,107 +64,6 @@ def check_kind(value: object) -> str:
     return SPEC_KIND
 
 
-def _objective_name(value: str) -> str:
-    ok = value != "" and value[0] != "-" and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in value)
-    if not ok:
-        raise ValueError(
-            f"{show(value)} is not a valid name: use lowercase letters, digits and '-', starting with a letter or digit"
-        )
-    return value
-
-
-def _label_name(value: str) -> str:
-    if not is_label_name(value):
-        raise ValueError(f"{show(value)} is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
-    if value.startswith("__"):
-        raise ValueError(f"{show(value)}: label names starting with __ are reserved by Prometheus")
-    return value
-
-
-def _alert_label_name(value: str) -> str:
-    _label_name(value)
-    if value in GENERATED_ALERT_LABELS or value.startswith(RESERVED_LABEL_PREFIX):
-        raise ValueError(f"{RESERVED_LABEL_PREFIX}* labels and alertname are set by sloguard; choose another label")
-    return value
-
-
-def _rule_label_name(value: str) -> str:
-    _label_name(value)
-    if value.startswith(RESERVED_LABEL_PREFIX):
-        raise ValueError(f"{RESERVED_LABEL_PREFIX}* labels are set by sloguard on every rule; choose another label")
-    return value
-
-
-def _alert_name(value: str) -> str:
-    if not is_metric_name(value) or ":" in value:
-        raise ValueError(f"{show(value)} is not a valid alert name ([a-zA-Z_][a-zA-Z0-9_]*)")
-    return value
-
-
-def _histogram_name(value: str) -> str:
-    if "{" in value:
-        raise ValueError(
-            "must be a plain histogram name; label matchers are not allowed here "
-            "(group with `by`, filter with spec.selector)"
-        )
-    if not is_metric_name(value):
-        raise ValueError(f"{show(value)} is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
-    for suffix in HISTOGRAM_SUFFIXES:
-        if value.endswith(suffix):
-            raise ValueError(
-                f"give the histogram's base name {show(value[: -len(suffix)])}, without {suffix}; "
-                "sloguard adds _bucket and _count itself"
-            )
-    return value
-
-
-def _selector(value: str) -> str:
-    parse_selector(value)  # raises ValueError with the position of the problem
-    return value
-
-
-def _duration(value: str) -> str:
-    if parse_duration(value) <= 0:
-        raise ValueError("must be longer than zero")
-    return value
-
-
-def _windowed_query(value: str) -> str:
-    _query(value)
-    if WINDOW_PLACEHOLDER not in value:
-        raise ValueError(f"must contain {WINDOW_PLACEHOLDER}: without it every burn-rate window reads the same value")
-    return value
-
-
-def _query(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    start = value.find("{{")
-    while start != -1:
-        if not value.startswith(WINDOW_PLACEHOLDER, start):
-            end = value.find("}}", start)
-            shown = value[start : end + 2] if 0 < end - start < 40 else value[start : start + 12] + "..."
-            raise ValueError(f"unknown placeholder {show(shown)}; the only placeholder is {WINDOW_PLACEHOLDER}")
-        start = value.find("{{", start + len(WINDOW_PLACEHOLDER))
-    return value
-
-
-NonEmptyStr = Annotated[str, Field(min_length=1)]
-ObjectiveName = Annotated[str, AfterValidator(_objective_name)]
-LabelName = Annotated[str, AfterValidator(_label_name)]
-AlertLabelName = Annotated[str, AfterValidator(_alert_label_name)]
-RuleLabelName = Annotated[str, AfterValidator(_rule_label_name)]
-AlertName = Annotated[str, AfterValidator(_alert_name)]
-HistogramName = Annotated[str, AfterValidator(_histogram_name)]
-Selector = Annotated[str, AfterValidator(_selector)]
-Duration = Annotated[str, AfterValidator(_duration)]
-Query = Annotated[str, AfterValidator(_query)]
-WindowedQuery = Annotated[str, AfterValidator(_windowed_query)]
-Percent = Annotated[float, Field(ge=0, le=100)]
-Count = Annotated[int, Field(ge=0)]
-NoDataMode = Literal["fail", "warn", "pass"]
-
-
 class _Model(BaseModel):
     # strict: YAML already types its scalars, so "0.005" (a string) or `true` must not pass as
     # a number, nor 1 as a boolean. extra=forbid: a misspelt key is an error, not ignored.
@@ -180,12 +77,12 @@ class Metadata(_Model):
 
 
 class Latency(_Model):
-    metric: HistogramName
+    metric: Histogram
     quantile: Annotated[float, Field(gt=0, lt=1)]
 
 
 class LatencyRatio(_Model):
-    metric: HistogramName
+    metric: Histogram
     threshold: Annotated[float, Field(gt=0)]
 
 
@@ -324,6 +221,8 @@ class ObjectiveAlerting(_AlertLabels):
 
 # SLIs whose value is a ratio: bounds outside 0..1 are almost always a percentage typed by mistake.
 _RATIO_KINDS = ("latencyRatio", "errorRatio", "promqlRatio")
+# SLIs whose check value carries a confidence interval (sloguard/intervals.py): the ones `decideOn` can judge.
+_INTERVAL_KINDS = ("latency", "latencyRatio", "errorRatio")
 
 
 class Objective(_Model):
@@ -337,6 +236,7 @@ class Objective(_Model):
     weight: Annotated[float, Field(gt=0)] = 1.0
     min_events: Count | None = None
     no_data: NoDataMode | None = None
+    decide_on: Literal["estimate", "confidence"] | None = None
     labels: dict[RuleLabelName, str] = Field(default_factory=dict)
     alerting: ObjectiveAlerting | None = None
 
@@ -357,6 +257,9 @@ class Objective(_Model):
                         raise FieldError(
                             (where, side), f"must be between 0 and 1: {kind} is a ratio (write 0.01 for 1 %)"
                         )
+        if self.decide_on == "confidence" and kind not in _INTERVAL_KINDS:
+            raise FieldError(("decideOn",), f"{kind} values carry no confidence interval; "
+                             f"only {', '.join(_INTERVAL_KINDS)} can be judged on one")
         if self.warning is not None:
             self._check_warning(self.objective, self.warning)
         return self
@@ -404,6 +307,8 @@ class Spec(_Model):
     selector: dict[LabelName, str] = Field(default_factory=dict)
     no_data: NoDataMode = "fail"
     min_events: Count = 100
+    # What a verdict is judged on: the value (estimate) or its 95 % confidence interval (docs/check.md).
+    decide_on: Literal["estimate", "confidence"] = "estimate"
     scoring: Scoring | None = None
     alerting: Alerting | None = None
     # Defaults of "${name}" references in bounds; a load run's profile may override them.
@@ -448,6 +353,22 @@ class Spec(_Model):
         return self
 
     @model_validator(mode="after")
+    def _matchers_agree_with_the_selector(self) -> Spec:
+        """A metric's matcher on a label spec.selector pins can only repeat the pin or contradict it."""
+        for index, objective in enumerate(self.objectives):
+            for path, selector in sli_fields(_sli(objective.sli)):
+                for matcher in selector.matchers if isinstance(selector, model.MetricSelector) else ():
+                    pinned = self.selector.get(matcher.label)
+                    if pinned is None or (matcher.op == "=" and matcher.value == pinned):
+                        continue
+                    raise FieldError(
+                        ("objectives", index, "sli", *path),
+                        f"spec.selector already sets {matcher.label}={show(pinned)}; a {matcher.label} matcher "
+                        "here would match nothing or repeat it: drop it, or move the label out of spec.selector",
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _target_alerts_need_a_selector(self) -> Spec:
         """up == 0 with no selector would page on every target Prometheus scrapes, not this service's."""
         asked = set(self.alerting.extra_alerts) if self.alerting is not None else set()
@@ -482,6 +403,7 @@ def to_model(doc: Document, source: str = "") -> model.SLOSet:
         objectives=tuple(_objective(objective) for objective in spec.objectives),
         selector=tuple(model.Matcher(label=label, op="=", value=value) for label, value in spec.selector.items()),
         no_data=model.NoData(spec.no_data),
+        decide_on=model.DecideOn(spec.decide_on),
         min_events=spec.min_events,
         scoring=None if spec.scoring is None else model.Scoring(spec.scoring.pass_, spec.scoring.warning),
         source=source,
@@ -535,6 +457,7 @@ def _objective(objective: Objective) -> model.Objective:
         description=objective.description,
         min_events=objective.min_events,
         no_data=None if objective.no_data is None else model.NoData(objective.no_data),
+        decide_on=None if objective.decide_on is None else model.DecideOn(objective.decide_on),
         labels=dict(objective.labels),
         alerting=_objective_alerting(objective.alerting),
     )
@@ -549,9 +472,10 @@ def _bound(bound: Bound) -> model.Bound:
 
 def _sli(sli: SLI) -> model.SLI:
     if sli.latency is not None:
-        return model.LatencySLI(metric=sli.latency.metric, quantile=float(sli.latency.quantile))
+        return model.LatencySLI(histogram=parse_selector(sli.latency.metric), quantile=float(sli.latency.quantile))
     if sli.latency_ratio is not None:
-        return model.LatencyRatioSLI(metric=sli.latency_ratio.metric, threshold=float(sli.latency_ratio.threshold))
+        return model.LatencyRatioSLI(histogram=parse_selector(sli.latency_ratio.metric),
+                                     threshold=float(sli.latency_ratio.threshold))
     if sli.error_ratio is not None:
         return model.ErrorRatioSLI(
             errors=parse_selector(sli.error_ratio.errors), total=parse_selector(sli.error_ratio.total)
@@ -571,3 +495,25 @@ def _sli(sli: SLI) -> model.SLI:
             total_query=ratio.total_query or "", error_ratio_query=ratio.error_ratio_query or "",
         )
     raise AssertionError("SLI validated with no kind")  # the SLI validator makes this unreachable
+
+
+def sli_fields(sli: model.SLI) -> list[tuple[tuple[str, str], model.MetricSelector | str]]:
+    """Each selector or query of a model SLI and where it was written: (kind, field) below `sli`."""
+    match sli:
+        case model.LatencySLI():
+            return [(("latency", "metric"), sli.histogram)]
+        case model.LatencyRatioSLI():
+            return [(("latencyRatio", "metric"), sli.histogram)]
+        case model.ErrorRatioSLI():
+            return [(("errorRatio", "errors"), sli.errors), (("errorRatio", "total"), sli.total)]
+        case model.ThroughputSLI():
+            return [(("throughput", "metric"), sli.metric)]
+        case model.MemoryGrowthSLI():
+            return [(("memoryGrowth", "metric"), sli.metric)]
+        case model.PromQLSLI():
+            return [(("promql", "query"), sli.query)]
+        case model.PromQLRatioSLI():
+            queries = {"errorQuery": sli.error_query, "goodQuery": sli.good_query, "totalQuery": sli.total_query,
+                       "errorRatioQuery": sli.error_ratio_query}
+            return [(("promqlRatio", key), query) for key, query in queries.items() if query]
+    raise TypeError(f"unknown SLI kind {type(sli).__name__}")

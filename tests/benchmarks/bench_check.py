@@ -92,10 +92,10 @@ def time_check(spec: Path, url: str, window: Window, out: Path, repeat: int) -> 
 
 
 def report_queries(report: dict[str, Any]) -> list[str]:
-    """Every distinct query the check ran: value queries and events (traffic guard) queries."""
+    """Every distinct query the check ran: value, events (traffic guard) and bucket-count (interval) queries."""
     queries: dict[str, None] = {}
     for objective in report["objectives"]:
-        for key in ("query", "eventsQuery"):
+        for key in ("query", "eventsQuery", "bucketsQuery"):
             if objective.get(key):
                 queries[objective[key]] = None
     return list(queries)

@@ -66,6 +66,10 @@ def test_a_clean_demo_judges_both_paths_and_writes_every_report(tmp_path: Path) 
     for name in ("sloguard-junit.xml", "sloguard-summary.md"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
     assert run["window"]["end"] == pytest.approx(report["window"]["endUnix"], abs=0.01)
+    # Read as a CI log reads it (no TTY; COLUMNS as the parent has it): times in RFC 3339, no cell cut
+    # (issue 14). Lines may wrap at COLUMNS, so words are compared, not lines.
+    assert f"scrape past the window's end ({report['window']['end']})" in " ".join(stdout.split()), stdout[-3000:]
+    assert "…" not in stdout
 
 
 def test_injected_rust_latency_fails_the_rust_latency_objectives_only(tmp_path: Path) -> None:

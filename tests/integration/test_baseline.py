@@ -96,7 +96,16 @@ def test_baseline_with_raw_latencies_uses_the_statistics(
     assert "rust: 3000" in saved.stdout and "python: 3000" in saved.stdout
 
     same = run_dir(tmp_path / "same", sark, 1.0, seed=2)
-    ok = check(prom, sark, tmp_path / "ok", "--baseline", str(tmp_path / "baseline.json"), run=same)
+    # Same build, other processes: 3,000 requests a side cannot rule out a 10 % regression. An
+    # inconclusive gate is not a pass unless the user says so.
+    unsure = check(prom, sark, tmp_path / "unsure", "--baseline", str(tmp_path / "baseline.json"), run=same)
+    assert unsure.returncode == 1 and "INCONCLUSIVE" in unsure.stdout, unsure.describe()
+    assert json.loads((tmp_path / "unsure" / "sloguard-report.json").read_text())["verdict"] == "fail"
+    warned = check(prom, sark, tmp_path / "warned", "--baseline", str(tmp_path / "baseline.json"), "--inconclusive",
+                   "warn", run=same)
+    assert warned.returncode == 0 and "inconclusive" in warned.stdout, warned.describe()
+    ok = check(prom, sark, tmp_path / "ok", "--baseline", str(tmp_path / "baseline.json"), "--inconclusive", "pass",
+               run=same)
     assert ok.returncode == 0, ok.describe()
     doc = json.loads((tmp_path / "ok" / "sloguard-report.json").read_text())["baseline"]
     assert {m["metric"] for m in doc["metrics"]} == {"latency {python}", "latency {rust}"}
@@ -139,8 +148,12 @@ def test_compare_two_implementations_from_prometheus_per_interval(
     assert median["control"] == pytest.approx(python, rel=1e-4)
     assert median["experiment"] == pytest.approx(rust, rel=1e-4)
     assert median["verdict"] == "faster"
-    # Fewer intervals than the guard: inconclusive, and it says why.
+    # Fewer intervals than the guard: inconclusive, and it says why; the gate cannot judge, so it fails
+    # (unless --inconclusive says otherwise).
     few = run_sloguard("compare", "--prometheus", prom.url, "--run", str(run / "run.json"), "--step", "10m",
                        "--json", str(out))
-    assert few.returncode == 0, few.describe()
+    assert few.returncode == 1 and "gate: INCONCLUSIVE" in few.stdout, few.describe()
     assert json.loads(out.read_text())["metrics"][0]["statistics"][0]["verdict"] == "inconclusive"
+    lenient = run_sloguard("compare", "--prometheus", prom.url, "--run", str(run / "run.json"), "--step", "10m",
+                           "--inconclusive", "pass")
+    assert lenient.returncode == 0, lenient.describe()

@@ -100,6 +100,48 @@ def test_prometheus_scrapes_the_reference_service(stack_dir: Path) -> None:
         "Prometheus never scraped the service"
 
 
+def first_scrape(prometheus: str, job: str) -> float:
+    """The time of the first sample of `up` for the job: Prometheus' first scrape of the service."""
+    query = urllib.parse.urlencode({"query": f'up{{job="{job}"}}[1h]'})
+    with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}", timeout=5) as response:
+        [series] = json.load(response)["data"]["result"]
+    return float(series["values"][0][0])
+
+
+THROUGHPUT_SPEC = {
+    "apiVersion": "sloguard/v1", "kind": "SLOSet", "metadata": {"name": "rate"},
+    "spec": {"service": "sark", "selector": {"job": "sark"}, "minEvents": 1,
+             "variables": {"minThroughput": 0},  # the profile's sloVariables set it; this spec does not judge it
+             "objectives": [{"name": "rps", "sli": {"throughput": {"metric": "sark_authz_requests_total"}},
+                             "objective": {"min": 0}}]},
+}
+
+
+def test_a_load_run_right_after_stack_up_opens_its_window_after_the_first_scrape(tmp_path: Path) -> None:
+    # The issue's case: `load run --stack` straight after `stack up` (here with no warm-up, so the window
+    # opens at once), then `check --run`. Prometheus scrapes a new target first up to 5 s after it starts.
+    stack = tmp_path / "stack"
+    up = sloguard("stack", "up", "--dir", str(stack))
+    assert up.returncode == 0, up.stderr + up.stdout
+    try:
+        run = sloguard("load", "run", "quick", "--stack", str(stack), "--open-loop", "--rate", "50", "--warmup",
+                       "0s", "--duration", "20s", "--no-progress", "--output-dir", str(tmp_path / "run"))
+        assert run.returncode == 0, run.stderr + run.stdout
+        doc = json.loads((tmp_path / "run" / "run.json").read_text())
+        prometheus = state_of(stack)["components"]["prometheus"]["url"]
+        assert doc["window"]["start"] >= first_scrape(prometheus, "sark"), run.stdout
+        spec = tmp_path / "rate.yaml"
+        spec.write_text(json.dumps(THROUGHPUT_SPEC))
+        check = sloguard("check", "-f", str(spec), "--prometheus", prometheus, "--run",
+                         str(tmp_path / "run" / "run.json"), "--format", "json", "--output-dir", str(tmp_path))
+        assert check.returncode == 0, check.stderr + check.stdout
+        [rps] = json.loads((tmp_path / "sloguard-report.json").read_text())["objectives"]
+        assert rps["coverage"]["fraction"] == 1.0, rps
+        assert rps["value"] == pytest.approx(doc["rate"]["achieved"], rel=0.05), (rps, doc["rate"])
+    finally:
+        sloguard("stack", "down", "--dir", str(stack))
+
+
 def test_the_scrape_job_is_an_option_and_each_stack_has_its_own_token(tmp_path: Path, stack_dir: Path) -> None:
     result = sloguard("stack", "up", "--dir", str(tmp_path), "--job", "sark-gateway")
     try:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +51,17 @@ def run_sloguard(
     env: Mapping[str, str] | None = None,
     cwd: Path | str | None = None,
     timeout: float = 120.0,
+    unset: Sequence[str] = (),
 ) -> CliResult:
-    """Run `sloguard ARGS...`; env adds to a copy of os.environ without SLOGUARD_* variables."""
+    """Run `sloguard ARGS...`; env adds to a copy of os.environ without SLOGUARD_* variables.
+
+    `unset` names variables to remove after that, e.g. COLUMNS to see what a CI log gets.
+    """
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIX)}
     full_env.update({"COLUMNS": "200", "NO_COLOR": "1"})
     full_env.update(env or {})
+    for name in unset:
+        full_env.pop(name, None)
     argv = [sloguard_executable(), *args]
     began = time.perf_counter()
     proc = subprocess.run(

@@ -21,7 +21,7 @@ from sloguard.spec.model import (
     SLOSet,
 )
 
-P95 = LatencySLI("opa_evaluation_duration_seconds", 0.95)
+P95 = LatencySLI(MetricSelector("opa_evaluation_duration_seconds"), 0.95)
 WARN_4MS = Bound(max=0.004)
 
 
@@ -144,5 +144,5 @@ def test_evaluate_sends_each_distinct_query_once_at_the_window_end():
 
     result = evaluate(s, Window(1000, 1600), query)
     assert sorted(seen) == sorted(set(seen)) and {at for _, at in seen} == {1600}
-    assert len(seen) == 2  # the two objectives share both queries
+    assert len(seen) == 3  # the two objectives share their value, events and bucket-count queries
     assert result.status is Status.PASS and result.score == 100

@@ -154,16 +154,17 @@ def test_kinds_sloth_cannot_express_are_an_error_or_skipped_with_a_warning() -> 
 
 
 def test_settings_without_a_sloth_place_are_one_warning_each() -> None:
-    slo_set = spec(ERRORS + "      warning: {max: 0.0005}\n      key: true\n",
-                   "  selector: {job: shop}\n  minEvents: 10\n  alerting:\n    minRequestRate: 1\n"
-                   "    extraAlerts: [targetDown]\n    windows: google\n")
+    slo_set = spec(ERRORS + "      warning: {max: 0.0005}\n      key: true\n      decideOn: estimate\n",
+                   "  selector: {job: shop}\n  minEvents: 10\n  decideOn: confidence\n  alerting:\n"
+                   "    minRequestRate: 1\n    extraAlerts: [targetDown]\n    windows: google\n")
     assert export_sloth([slo_set]).warnings == (
-        "shop.yaml: minEvents: sloguard check settings with no Sloth equivalent; dropped",
+        "shop.yaml: minEvents, decideOn: sloguard check settings with no Sloth equivalent; dropped",
         "shop.yaml: alerting.minRequestRate: Sloth has no low-traffic guard (its alerts fire at any traffic); dropped",
         "shop.yaml: alerting.extraAlerts (targetDown): no Sloth equivalent; dropped",
         "shop.yaml: alerting.windows 'google': a Sloth spec does not name its burn-rate windows (Sloth takes them on "
         "its command line); dropped",
-        "shop.yaml: objective orders: warning bound, key: sloguard check settings with no Sloth equivalent; dropped",
+        "shop.yaml: objective orders: warning bound, key, decideOn: sloguard check settings with no Sloth "
+        "equivalent; dropped",
     )
 
 

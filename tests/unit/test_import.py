@@ -251,7 +251,7 @@ def test_openslo_v1_ratio_reference_and_threshold() -> None:
     )
     assert errors.objective == Bound(max=0.01)  # target 0.99 -> at most 1 % bad
     assert fast.name == "authz-within-5ms"  # Authz_Within_5ms, from the referenced SLI document
-    assert fast.sli == LatencyRatioSLI("sark_authz_duration_seconds", 0.005)
+    assert fast.sli == LatencyRatioSLI(MetricSelector("sark_authz_duration_seconds"), 0.005)
     assert fast.objective == Bound(min=0.995)
     assert isinstance(p95.sli, PromQLSLI) and p95.sli.query.startswith("histogram_quantile(0.95")
     assert p95.objective == Bound(max=0.005)  # op lte: good values are at most 0.005

@@ -29,7 +29,7 @@ def queries(sli, by=(), selector=JOB, seconds=600.0):
 
 
 def test_latency_is_histogram_quantile_over_the_window_grouped_by_le_and_by():
-    q = queries(LatencySLI("opa_evaluation_duration_seconds", 0.95), by=("implementation",))
+    q = queries(LatencySLI(MetricSelector("opa_evaluation_duration_seconds"), 0.95), by=("implementation",))
     assert q.value == (
         "histogram_quantile(0.95, sum by (le, implementation) "
         '(increase(opa_evaluation_duration_seconds_bucket{job="sark"}[600s])))'
@@ -38,9 +38,9 @@ def test_latency_is_histogram_quantile_over_the_window_grouped_by_le_and_by():
 
 
 def test_latency_ratio_reads_the_threshold_bucket_in_both_spellings_of_le():
-    q = queries(LatencyRatioSLI("d", 0.005))
+    q = queries(LatencyRatioSLI(MetricSelector("d"), 0.005))
     assert q.value == 'sum(increase(d_bucket{job="sark",le="0.005"}[600s])) / sum(increase(d_count{job="sark"}[600s]))'
-    whole = queries(LatencyRatioSLI("d", 1.0))
+    whole = queries(LatencyRatioSLI(MetricSelector("d"), 1.0))
     assert 'le=~"1\\\\.0|1"' in whole.value
 
 
@@ -87,8 +87,9 @@ def test_selector_and_sli_matchers_are_merged_without_duplicates():
 def test_check_rules_and_panels_read_one_skeleton_per_kind():
     """The per-second variant is the check's query with rate() for increase() (throughput: no division)."""
     errors = MetricSelector("req_total", (Matcher("decision", "=", "error"),))
-    for sli in (LatencySLI("d", 0.95), LatencyRatioSLI("d", 0.005), ErrorRatioSLI(errors, MetricSelector("req_total")),
-                MemoryGrowthSLI(MetricSelector("rss"), 3600), PromQLSLI("sum(rate(x[{{window}}]))")):
+    for sli in (LatencySLI(MetricSelector("d"), 0.95), LatencyRatioSLI(MetricSelector("d"), 0.005),
+                ErrorRatioSLI(errors, MetricSelector("req_total")), MemoryGrowthSLI(MetricSelector("rss"), 3600),
+                PromQLSLI("sum(rate(x[{{window}}]))")):
         obj = Objective(name="o", sli=sli, objective=Bound(max=1), by=("implementation",))
         slo = SLOSet(name="s", service="sark", objectives=(obj,), selector=JOB)
         check = promql.objective_queries(slo, obj, 300).value
@@ -99,11 +100,11 @@ def test_check_rules_and_panels_read_one_skeleton_per_kind():
 
 
 def test_ratio_slis_record_the_bad_share_and_others_have_none():
-    obj = Objective(name="o", sli=LatencyRatioSLI("d", 0.005), objective=Bound(min=0.9))
+    obj = Objective(name="o", sli=LatencyRatioSLI(MetricSelector("d"), 0.005), objective=Bound(min=0.9))
     slo = SLOSet(name="s", service="sark", objectives=(obj,))
     good, total = 'sum(rate(d_bucket{le="0.005"}[5m]))', "sum(rate(d_count[5m]))"
     assert promql.sli_error_ratio(slo, obj, "5m") == f"({total} - {good}) / {total}"
-    latency = Objective(name="p", sli=LatencySLI("d", 0.95), objective=Bound(max=1))
+    latency = Objective(name="p", sli=LatencySLI(MetricSelector("d"), 0.95), objective=Bound(max=1))
     with pytest.raises(TypeError, match="not a ratio SLI"):
         promql.sli_error_ratio(slo, latency, "5m")
     growth = Objective(name="g", sli=MemoryGrowthSLI(MetricSelector("rss"), 3600), objective=Bound(max=1))
@@ -112,5 +113,5 @@ def test_ratio_slis_record_the_bad_share_and_others_have_none():
 
 def test_an_absent_part_counts_as_zero_and_the_scrape_check_escapes_the_job():
     assert promql.ratio_absent_as_zero("e", "t") == "(e or (0 * t)) / t"
-    assert promql.last_successful_scrape("sark") == 'timestamp(up{job="sark"} == 1)'
-    assert promql.last_successful_scrape('a"b') == 'timestamp(up{job="a\\"b"} == 1)'
+    assert promql.last_successful_scrape("sark") == 'timestamp(up{job="sark"}) and up{job="sark"} == 1'
+    assert promql.last_successful_scrape('a"b') == 'timestamp(up{job="a\\"b"}) and up{job="a\\"b"} == 1'

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import promql_parser
 import pytest
 from click.testing import CliRunner
 
@@ -387,3 +388,18 @@ def test_committed_dashboards_match_the_repo_spec() -> None:
         cli, ["dashboards", "check", "-f", str(ROOT / "sloguard.yaml"), "-d", str(ROOT / "dashboards")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_promql_comment_at_the_end_of_a_query_does_not_swallow_what_sloguard_adds() -> None:
+    # `... # errors` parses alone, but `(... # errors) / (total)` on one line comments out the rest.
+    body = """    - name: raw
+      sli:
+        promqlRatio:
+          errorQuery: 'sum(rate(e[{{window}}])) # errors'
+          totalQuery: 'sum(rate(t[{{window}}]))'
+      objective: {max: 0.01}
+"""
+    for rule in generated(spec(body)).rules():
+        promql_parser.parse(rule.expr)  # raises ValueError on a swallowed parenthesis
+    (ratio,) = by_name(generated(spec(body)))["slo:sli_error:ratio_rate5m"]
+    assert "/ (sum(rate(t[5m])))" in ratio.expr

@@ -89,7 +89,7 @@ def test_sark_spec_loads_to_the_expected_model() -> None:
             Objective(
                 name="opa-p95-latency",
                 description="Policy evaluation p95 under 5 ms on each path.",
-                sli=LatencySLI("opa_evaluation_duration_seconds", 0.95),
+                sli=LatencySLI(MetricSelector("opa_evaluation_duration_seconds"), 0.95),
                 by=by_impl,
                 objective=Bound(max=0.005),
                 warning=Bound(max=0.004),
@@ -99,7 +99,7 @@ def test_sark_spec_loads_to_the_expected_model() -> None:
             Objective(
                 name="cache-p95-latency",
                 description="Decision-cache operation p95 under 0.5 ms on each path.",
-                sli=LatencySLI("cache_operation_duration_seconds", 0.95),
+                sli=LatencySLI(MetricSelector("cache_operation_duration_seconds"), 0.95),
                 by=by_impl,
                 objective=Bound(max=0.0005),
                 warning=Bound(max=0.0004),
@@ -108,7 +108,7 @@ def test_sark_spec_loads_to_the_expected_model() -> None:
             Objective(
                 name="authz-within-5ms",
                 description="At least 99 % of authorization decisions end-to-end within 5 ms.",
-                sli=LatencyRatioSLI("sark_authz_duration_seconds", 0.005),
+                sli=LatencyRatioSLI(MetricSelector("sark_authz_duration_seconds"), 0.005),
                 by=by_impl,
                 objective=Bound(min=0.99),
                 warning=Bound(min=0.995),
@@ -163,8 +163,8 @@ def test_public_names() -> None:
 @pytest.mark.parametrize(
     ("sli", "expected"),
     [
-        ("{latency: {metric: h_seconds, quantile: 0.99}}", LatencySLI("h_seconds", 0.99)),
-        ("{latencyRatio: {metric: h_seconds, threshold: 0.25}}", LatencyRatioSLI("h_seconds", 0.25)),
+        ("{latency: {metric: h_seconds, quantile: 0.99}}", LatencySLI(MetricSelector("h_seconds"), 0.99)),
+        ("{latencyRatio: {metric: h_seconds, threshold: 0.25}}", LatencyRatioSLI(MetricSelector("h_seconds"), 0.25)),
         (
             "{errorRatio: {errors: 'r_total{code=~\"5..\"}', total: r_total}}",
             ErrorRatioSLI(MetricSelector("r_total", (Matcher("code", "=~", "5.."),)), MetricSelector("r_total")),
@@ -263,7 +263,7 @@ _OK_SLI = "  sli: {throughput: {metric: x_total}}"
         (
             ["- name: a", _OK_SLI, "  objective: {min: 1}", "  colour: blue"],
             "f.yaml:10: objectives[0].colour: unknown key; expected one of name, description, sli, by, objective, "
-            "warning, key, weight, minEvents, noData, labels, alerting",
+            "warning, key, weight, minEvents, noData, decideOn, labels, alerting",
         ),
         (
             ["- name: a", _OK_SLI, "  objective: {min: 1, maximum: 2}"],
@@ -322,10 +322,20 @@ _OK_SLI = "  sli: {throughput: {metric: x_total}}"
             "f.yaml:8: objectives[0].sli.latency.metric: give the histogram's base name 'h', without _sum; "
             "sloguard adds _bucket and _count itself",
         ),
+        (  # matchers are allowed (tests/unit/test_spec_matchers.py), the bucket's le is not
+            ["- name: a", "  sli: {latency: {metric: 'h{a=\"b\",le=\"1\"}', quantile: 0.5}}", "  objective: {max: 1}"],
+            "f.yaml:8: objectives[0].sli.latency.metric: an le matcher is sloguard's to write: a latency reads every "
+            "bucket, a latencyRatio the bucket of its threshold",
+        ),
         (
-            ["- name: a", "  sli: {latency: {metric: 'h{a=\"b\"}', quantile: 0.5}}", "  objective: {max: 1}"],
-            "f.yaml:8: objectives[0].sli.latency.metric: must be a plain histogram name; label matchers are not "
-            "allowed here (group with `by`, filter with spec.selector)",
+            ["- name: a", "  sli: {latencyRatio: {metric: 'h_bucket{a=\"b\"}', threshold: 1}}",
+             "  objective: {min: 0}"],
+            "f.yaml:8: objectives[0].sli.latencyRatio.metric: give the histogram's base name 'h', without _bucket; "
+            "sloguard adds _bucket and _count itself",
+        ),
+        (
+            ["- name: a", "  sli: {latency: {metric: 'h{a=\"b\"', quantile: 0.5}}", "  objective: {max: 1}"],
+            "f.yaml:8: objectives[0].sli.latency.metric: invalid selector at the end: expected \",\" or \"}\"",
         ),
         (
             ["- name: a", "  sli: {latency: {metric: my-hist, quantile: 0.5}}", "  objective: {max: 1}"],
@@ -494,8 +504,8 @@ def test_objective_rules(lines: list[str], message: str) -> None:
         (["scoring: {pass: 90}"], "f.yaml:6: scoring.warning: is required"),
         (
             ["extra: 1"],
-            "f.yaml:6: extra: unknown key; expected one of service, selector, noData, minEvents, scoring, alerting, "
-            "variables, objectives",
+            "f.yaml:6: extra: unknown key; expected one of service, selector, noData, minEvents, decideOn, scoring, "
+            "alerting, variables, objectives",
         ),
         (["nodata: warn"], "f.yaml:6: nodata: unknown key (did you mean noData?)"),
     ],

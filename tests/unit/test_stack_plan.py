@@ -13,12 +13,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sloguard import demo_pipeline, stack
+from sloguard import stack
 from sloguard.cli import cli
 from sloguard.conventions import DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, SCRAPE_JOB
 from sloguard.errors import UsageError
 from sloguard.processes import free_ports
-from sloguard.stackstate import Component, read_state
+from sloguard.stackstate import Component, StackError, StackState, read_state
 from tests.support.fakehttp import FakeHTTPServer, RecordedRequest, json_answer
 
 
@@ -131,12 +131,34 @@ def test_compare_from_prometheus_selects_the_job_given(tmp_path: Path) -> None:
             assert queries and f'job="{job}"' in queries[-1], queries
 
 
-def test_the_demo_waits_for_a_scrape_of_the_stack_s_job() -> None:
+def stack_with_prometheus(tmp_path: Path, url: str) -> StackState:
+    prometheus = Component(name="prometheus", port=9090, url=url, log=tmp_path / "p.log", argv=["prometheus"])
+    return StackState(tmp_path, {"prometheus": prometheus}, job="sark-gateway")
+
+
+def test_the_demo_and_load_runs_wait_for_a_scrape_of_the_stack_s_job(tmp_path: Path) -> None:
     with FakeHTTPServer(lambda _: json_answer({"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {}, "value": [1700000100, "1700000100"]}]}})) as server:
-        assert demo_pipeline._scraped_after(server.url, "sark-gateway", 1700000000)
-        assert not demo_pipeline._scraped_after(server.url, "sark-gateway", 1700000200)
+            {"metric": {}, "value": [1700000300, "1700000100"]}]}})) as server:
+        state = stack_with_prometheus(tmp_path, server.url)
+        assert stack.last_scrape(state) == 1700000100  # the scrape's time, not the query's
+        stack.wait_for_scrape(state, 1700000000)
+        stack.wait_for_scrape(state, 0.0)
+        with pytest.raises(StackError, match=r"did not scrape the service \(job sark-gateway\) at or after "
+                                             r"2023-11-14T22:16:40.000Z within 0.2 s"):
+            stack.wait_for_scrape(state, 1700000200, timeout=0.2, interval=0.05)
         assert 'job="sark-gateway"' in server.requests[0].params["query"]
+    stack.wait_for_scrape(StackState(tmp_path, {}), 1e12)  # no Prometheus: nothing to wait for
+
+
+def test_before_the_first_scrape_or_unreachable_there_is_no_last_scrape(tmp_path: Path) -> None:
+    with FakeHTTPServer(lambda _: json_answer({"status": "success", "data": {"resultType": "vector",
+                                                                             "result": []}})) as server:
+        state = stack_with_prometheus(tmp_path, server.url)
+        assert stack.last_scrape(state) is None
+        with pytest.raises(StackError, match=r"did not scrape the service \(job sark-gateway\) within"):
+            stack.wait_for_scrape(state, 0.0, timeout=0.1, interval=0.05)
+    with FakeHTTPServer(lambda _: (200, {}, "not json")) as server:
+        assert stack.last_scrape(stack_with_prometheus(tmp_path, server.url)) is None
 
 
 def test_free_ports_are_distinct_and_avoid_the_taken_ones() -> None:
