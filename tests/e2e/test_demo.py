@@ -56,6 +56,12 @@ def test_a_clean_demo_judges_both_paths_and_writes_every_report(tmp_path: Path) 
         judged = {o["group"]: o for o in by_name[name]}
         assert set(judged) == {"implementation=rust", "implementation=python"}, "both paths must carry traffic"
         assert all(o["status"] != "no_data" and o["value"] is not None for o in judged.values()), judged
+        # Each value carries its 95 % interval (issue 14), which holds the value.
+        for objective in judged.values():
+            interval = objective["interval"]
+            assert interval["level"] == 0.95 and interval["low"] <= objective["value"], objective
+            assert interval["high"] is None or objective["value"] <= interval["high"], objective
+    assert "95 % CI" in stdout, stdout[-3000:]
     [errors_rust] = [o for o in by_name["authz-error-rate"] if o["group"] == "implementation=rust"]
     assert errors_rust["value"] == 0 and errors_rust["status"] == "pass"
     [throughput] = by_name["throughput"]
