@@ -121,19 +121,13 @@ def _v1alpha_objectives(doc: Document, spec: dict[str, Any], warnings: list[str]
             shown = f"{count} {window.get('unit')}" + ("" if window.get("isRolling") is not False else ", calendar")
             raise UsageError(f"{where}: spec.timeWindows: only a rolling {SLOTH_PERIOD_DAYS}-day window can be "
                              f"imported (the period sloguard's rules use), got {shown}")
-    name = text(mapping(doc.data.get("metadata"), f"{where}: metadata").get("name"), f"{where}: metadata.name",
-                required=True)
+    name = _metadata_name(doc)
     description = text(spec.get("description"), f"{where}: spec.description")
     threshold = mapping(mapping(spec.get("indicator"), f"{where}: spec.indicator").get("thresholdMetric"),
                         f"{where}: spec.indicator.thresholdMetric")
     out = []
     disabled = False
-    targets = sequence(spec.get("objectives"), f"{where}: spec.objectives")
-    if not targets:
-        raise UsageError(f"{where}: spec.objectives is empty")
-    for index, target in enumerate(targets):
-        at = f"{where}: spec.objectives[{index}]"
-        target = mapping(target, at)
+    for index, at, target in _targets(spec, where):
         objective: dict[str, Any] = {"name": objective_name(f"{name}-{index}")}  # Sloth's <name>-<index>
         if description:
             objective["description"] = description
@@ -154,6 +148,23 @@ def _v1alpha_objectives(doc: Document, spec: dict[str, Any], warnings: list[str]
     if disabled:
         warnings.append(f"{where}: the ratio objectives' alerts are disabled, as Sloth disables them for OpenSLO; "
                         "remove objectives[].alerting to alert")
+    return out
+
+
+def _metadata_name(doc: Document) -> str:
+    return text(mapping(doc.data.get("metadata"), f"{doc.where}: metadata").get("name"), f"{doc.where}: metadata.name",
+                required=True)
+
+
+def _targets(spec: dict[str, Any], where: str) -> list[tuple[int, str, dict[str, Any]]]:
+    """(index, where, objective) of every entry of spec.objectives, which must not be empty."""
+    targets = sequence(spec.get("objectives"), f"{where}: spec.objectives")
+    if not targets:
+        raise UsageError(f"{where}: spec.objectives is empty")
+    out = []
+    for index, target in enumerate(targets):
+        at = f"{where}: spec.objectives[{index}]"
+        out.append((index, at, mapping(target, at)))
     return out
 
 
@@ -181,16 +192,11 @@ def _v1_objectives(doc: Document, spec: dict[str, Any], named: dict[tuple[str, s
                              f"be imported (the period sloguard's rules use), got {shown}")
     if spec.get("alertPolicies"):
         warnings.append(f"{where}: spec.alertPolicies are not imported (sloguard generates its own alerts)")
-    name = text(mapping(doc.data.get("metadata"), f"{where}: metadata").get("name"), f"{where}: metadata.name",
-                required=True)
+    name = _metadata_name(doc)
     sli = _v1_indicator(spec, named, where)
     out = []
-    targets = sequence(spec.get("objectives"), f"{where}: spec.objectives")
-    if not targets:
-        raise UsageError(f"{where}: spec.objectives is empty")
-    for index, target in enumerate(targets):
-        at = f"{where}: spec.objectives[{index}]"
-        target = mapping(target, at)
+    targets = _targets(spec, where)
+    for index, at, target in targets:
         if target.get("indicator") is not None or target.get("indicatorRef") is not None:
             raise UsageError(f"{at}: an indicator per objective (a composite SLO) cannot be imported")
         if target.get("timeSliceTarget") is not None:
