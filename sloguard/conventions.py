@@ -244,3 +244,29 @@ INTERLEAVED_BLOCK_SECONDS = 10.0  # compare's default block for an interleaved p
 # compare's spread between processes of one build (sd of a log latency quantile), measured by
 # tests/benchmarks/calibrate_compare.py on 24 processes: Rust median 2.45 %, the largest, rounded up.
 DEFAULT_PROCESS_NOISE = 0.025
+
+# ---- progressive rollout (sloguard/rollout) ----
+ROLLOUT_PLAN_KIND = "RolloutPlan"  # a `sloguard rollout` plan file
+ROLLOUT_PLAN_FILE = "rollout.yaml"  # SARK's plan, beside sloguard.yaml
+ROLLOUT_FULL_PERCENT = 100.0  # a plan's last step: the Rust path takes all of the traffic
+# Defaults of a plan's spec.interval and spec.compare; the calibration in docs/rollout.md is at these settings.
+ROLLOUT_DEFAULT_INTERVAL = "1m"
+ROLLOUT_DEFAULT_ALPHA = 0.01  # false-rollback rate over every look of a step
+ROLLOUT_DEFAULT_ERROR_MARGIN = 0.001  # Rust's error ratio may exceed Python's by 0.1 percentage point
+ROLLOUT_DEFAULT_LATENCY_QUANTILE = 0.95
+# Rust's quantile may be up to 5 % above Python's: a 10 % slowdown then rolls back (calibration in docs/rollout.md).
+ROLLOUT_DEFAULT_LATENCY_MARGIN = 0.05
+# The flag setter by default: the reference service's admin API, with the token `sloguard stack up` gives it.
+ROLLOUT_DEFAULT_ADMIN_URL = f"http://127.0.0.1:{DEMO_DEFAULT_PORT}"
+ROLLOUT_DEFAULT_TOKEN_ENV = ENV_DEMO_ADMIN_TOKEN
+# A rollout's own metrics (sloguard/rollout/metrics.py), served by the controller and scraped by the stack.
+ROLLOUT_METRIC_PREFIX = "sloguard_rollout_"
+ROLLOUT_PERCENT = "sloguard_rollout_percent"  # {rollout, flag}: the percent last applied to each flag
+ROLLOUT_STEP = "sloguard_rollout_step"  # {rollout}: the step index (-1 before the first step)
+ROLLOUT_STATUS = "sloguard_rollout_status"  # {rollout, status}: 1 for the current status, 0 for the others
+ROLLOUT_DECISIONS = "sloguard_rollout_decisions_total"  # {rollout, decision}: decision-log lines by kind
+ROLLOUT_STEP_STARTED = "sloguard_rollout_step_started_timestamp_seconds"  # {rollout}: the step's window start
+ROLLOUT_STATE_OK = "sloguard_rollout_state_ok"  # 1 when the state directory reads cleanly, 0 when it does not
+ROLLOUT_SCRAPE_JOB = "sloguard-rollout"  # the stack's scrape job for a controller's metrics port
+LABEL_ROLLOUT = "rollout"
+LABEL_FLAG = "flag"  # LABEL_STATUS and LABEL_DECISION name the other two labels

@@ -42,12 +42,23 @@ class Panel:
 
 
 @dataclass
+class Annotation:
+    """A Grafana annotation query: a mark on every time panel where `expr` has a sample."""
+
+    name: str
+    expr: str
+    title: str  # Grafana's titleFormat: {{label}} placeholders
+    color: str = "blue"
+
+
+@dataclass
 class Dashboard:
     uid: str
     title: str
     panels: list[Panel]
     tags: list[str]
     description: str
+    annotations: list[Annotation] = field(default_factory=list)
 
     def queries(self) -> list[str]:
         return [expr for panel in self.panels for expr, _ in panel.queries]
@@ -132,9 +143,29 @@ def rust_vs_python(slo_set: SLOSet) -> Dashboard:
         Panel("Rollout to Rust", [
             (promql.aggregate("max", (c.LABEL_FEATURE,), promql.series(c.FLAG_ROLLOUT, base)), "{{feature}}"),
         ], unit="percent"),
+        *rollout_panels(),
     ]
     return Dashboard(dashboard_uid(slo_set.service, RUST_VS_PYTHON), f"{slo_set.service} Rust vs Python", panels,
-                     _tags(slo_set, "rust"), _description(slo_set))
+                     _tags(slo_set, "rust"), _description(slo_set), [rollout_step_annotation()])
+
+
+# The rollout's own metrics come from the controller (`rollout run --metrics-port`), a scrape job of their
+# own: they carry no spec selector, and have data only while a controller serves them.
+def rollout_panels() -> list[Panel]:
+    """What `sloguard rollout` did: the percent it applied per flag, and its decisions per kind."""
+    return [
+        Panel("Rust rollout", [(promql.rollout_percent_by_flag(), "{{rollout}} {{flag}}")], unit="percent",
+              description="The percent `sloguard rollout` last applied to each flag (its decision log's `applied`)."),
+        Panel("Rust rollout decisions", [(promql.rollout_decisions(RATE), "{{rollout}} {{decision}}")],
+              description="Decisions per kind: looks every interval; promote, rollback, hold, abort as they happen."),
+    ]
+
+
+def rollout_step_annotation() -> Annotation:
+    """A mark wherever a rollout's split changed (a promotion or rollback applied): its step's window starts."""
+    # Over $__rate_interval, longer than a step of the query, so a change between two steps' windows is seen.
+    return Annotation("Rollout step changes", promql.rollout_step_changes(RATE),
+                      "{{rollout}}: step changed", color="orange")
 
 
 def load_run(slo_set: SLOSet) -> Dashboard:
@@ -223,10 +254,16 @@ def to_grafana(dashboard: Dashboard) -> dict[str, Any]:
             "name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus",
             "current": {"text": "Prometheus", "value": PROVISIONED_DATASOURCE_UID}, "hide": 0,
         }]},
-        "annotations": {"list": []},
+        "annotations": {"list": [_annotation(a) for a in dashboard.annotations]},
         "links": [],
         "panels": panels,
     }
+
+
+def _annotation(annotation: Annotation) -> dict[str, Any]:
+    return {"name": annotation.name, "datasource": DATASOURCE, "enable": True, "iconColor": annotation.color,
+            "expr": annotation.expr, "step": "", "titleFormat": annotation.title, "textFormat": "",
+            "tagKeys": c.LABEL_ROLLOUT, "useValueForTime": False}
 
 
 def _panel(panel: Panel, index: int, x: int, y: int) -> dict[str, Any]:

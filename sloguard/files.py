@@ -14,6 +14,10 @@ def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
+            # On disk before the rename: after a power cut a filesystem may keep the rename without the
+            # data, and a state file (a rollout lasting weeks) would come back empty.
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(tmp, mode)  # mkstemp makes it 0600; state that holds a token asks for that explicitly
         os.replace(tmp, path)
     except BaseException:

@@ -90,6 +90,21 @@ def rate(selector: str, window: str) -> str:
     return f"rate({selector}[{window}])"
 
 
+def rollout_percent_by_flag() -> str:
+    """A rollout's percent per flag, from its controller's metrics (their own scrape job, hence no spec selector)."""
+    return aggregate("max", (c.LABEL_ROLLOUT, c.LABEL_FLAG), c.ROLLOUT_PERCENT)
+
+
+def rollout_decisions(window: str) -> str:
+    """A rollout's decisions per kind over the window (looks, promotions, rollbacks, holds...)."""
+    return aggregate("sum", (c.LABEL_ROLLOUT, c.LABEL_DECISION), increase(c.ROLLOUT_DECISIONS, window))
+
+
+def rollout_step_changes(window: str) -> str:
+    """Non-empty where a rollout's split changed within the window: a step's window started (promote or rollback)."""
+    return f"changes({c.ROLLOUT_STEP_STARTED}[{window}]) > 0"
+
+
 def histogram_quantile(q: float, by: Sequence[str], buckets: str) -> str:
     """The q-quantile of a histogram's bucket counts (or rates), grouped by `by`."""
     return f"histogram_quantile({format_scalar(q)}, {aggregate('sum', ('le', *by), buckets)})"
@@ -436,3 +451,31 @@ def mean_latency_per_step(histogram: str, matchers: Iterable[Matcher], by: Seque
     matchers = tuple(matchers)
     return (f"{aggregate('sum', by, increase(series(histogram + '_sum', matchers), step))} / "
             f"{aggregate('sum', by, increase(series(histogram + '_count', matchers), step))}")
+
+
+# ---- a rollout step's Rust-vs-Python comparison (sloguard/rollout/controller.py) ----------------
+# Counts over the step's window [step start, now], evaluated at now, one series per implementation.
+
+
+def requests_by_implementation(matchers: Iterable[Matcher], window_seconds: float) -> str:
+    """Authorization decisions per implementation over the window."""
+    selector = series(c.AUTHZ_REQUESTS, matchers)
+    return aggregate("sum", (c.LABEL_IMPLEMENTATION,), increase(selector, format_promql_duration(window_seconds)))
+
+
+def errors_by_implementation(matchers: Iterable[Matcher], window_seconds: float) -> str:
+    """Authorization decisions that ended in an error, per implementation, over the window."""
+    selector = series(c.AUTHZ_REQUESTS, matchers, [Matcher(c.LABEL_DECISION, "=", "error")])
+    return aggregate("sum", (c.LABEL_IMPLEMENTATION,), increase(selector, format_promql_duration(window_seconds)))
+
+
+def fallbacks_total(matchers: Iterable[Matcher], window_seconds: float) -> str:
+    """Rust-to-Python fallbacks over the window: Rust attempts that failed and Python served."""
+    return aggregate("sum", (), increase(series(c.FALLBACKS, matchers), format_promql_duration(window_seconds)))
+
+
+def latency_buckets_by_implementation(matchers: Iterable[Matcher], window_seconds: float) -> str:
+    """Cumulative bucket counts of the end-to-end authorization latency per implementation over the window."""
+    selector = series(c.AUTHZ_DURATION + "_bucket", matchers)
+    by = (c.LABEL_IMPLEMENTATION, "le")
+    return aggregate("sum", by, increase(selector, format_promql_duration(window_seconds)))

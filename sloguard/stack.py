@@ -34,6 +34,7 @@ from sloguard.conventions import (
     DEMO_DEFAULT_ADMIN_TOKEN,
     ENV_DEMO_ADMIN_TOKEN,
     FEATURE_FLAGS,
+    ROLLOUT_SCRAPE_JOB,
     SCRAPE_JOB,
 )
 from sloguard.demo.tokens import new_admin_token
@@ -76,6 +77,7 @@ class StackOptions:
     admin_token: str | None = None  # None: `up` makes a random one for this stack (a plain plan: the dev default)
     service_args: Sequence[str] = ()
     job: str = SCRAPE_JOB  # the scrape job name of the service in Prometheus's config
+    rollout_metrics_port: int | None = None  # a rollout controller's metrics port (loopback) to scrape too
 
 
 @dataclass
@@ -281,7 +283,9 @@ def plan_component(name: str, options: StackOptions, ports: Mapping[str, int], b
         url = base
     elif name == "prometheus":
         config = directory / "prometheus.yml"
-        config.write_text(yaml.safe_dump(prometheus_config(ports, options.rules, job=options.job), sort_keys=False))
+        settings = prometheus_config(ports, options.rules, job=options.job,
+                                     rollout_metrics_port=options.rollout_metrics_port)
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
         argv = [binaries["prometheus"], f"--config.file={config}", f"--storage.tsdb.path={directory / 'tsdb'}",
                 f"--web.listen-address={LOOPBACK}:{port}", "--web.enable-lifecycle",
                 "--storage.tsdb.retention.time=2d"]
@@ -306,8 +310,13 @@ def start_component(c: Component, *, timeout: float = HEALTH_TIMEOUT) -> None:
 
 
 def prometheus_config(ports: Mapping[str, int], rules: Sequence[Path],
-                      base: Traversable = SHARED_PROMETHEUS_CONFIG, *, job: str = SCRAPE_JOB) -> dict[str, Any]:
-    """The shared Prometheus config with this stack's loopback addresses, rule files and the service's job name."""
+                      base: Traversable = SHARED_PROMETHEUS_CONFIG, *, job: str = SCRAPE_JOB,
+                      rollout_metrics_port: int | None = None) -> dict[str, Any]:
+    """The shared Prometheus config with this stack's loopback addresses, rule files and the service's job name.
+
+    With `rollout_metrics_port`, a second job scrapes a rollout controller's metrics there (`rollout run
+    --metrics-port`); until a controller listens, that target is merely down.
+    """
     try:
         config = yaml.safe_load(base.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -320,6 +329,9 @@ def prometheus_config(ports: Mapping[str, int], rules: Sequence[Path],
     for scrape in services:
         scrape["job_name"] = job
         scrape["static_configs"] = [{"targets": [f"{LOOPBACK}:{ports['service']}"]}]
+    if rollout_metrics_port is not None:
+        config["scrape_configs"].append({"job_name": ROLLOUT_SCRAPE_JOB,
+                                         "static_configs": [{"targets": [f"{LOOPBACK}:{rollout_metrics_port}"]}]})
     return config
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from sloguard import __version__
-from sloguard.cli import check, compare, convert, demo, generate, load, stack
+from sloguard.cli import check, compare, convert, demo, generate, load, rollout, stack
 from sloguard.conventions import EXIT_INTERRUPTED
 from sloguard.errors import SloguardError
 
@@ -47,7 +47,7 @@ def cli() -> None:
 for _command in (
     check.validate, check.check, stack.stack, demo.demo, load.load, load.soak, load.stress,
     compare.compare, compare.baseline, compare.report, generate.rules, generate.dashboards, convert.import_group,
-    convert.export_group,
+    convert.export_group, rollout.rollout,
 ):  # fmt: skip
     cli.add_command(_command)
 

@@ -136,7 +136,9 @@ def baseline_save(source: str, output: str) -> None:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False),
               help="Where performance-report.html and performance-report.md go.")
-def report(run_dirs: tuple[str, ...], output_dir: str) -> None:
+@click.option("--rollout", "rollout_dir", type=click.Path(exists=True, file_okay=False),
+              help="A rollout's state directory: adds a Rollout section (steps over time, decisions, evidence).")
+def report(run_dirs: tuple[str, ...], output_dir: str, rollout_dir: str | None) -> None:
     """Performance report (self-contained HTML with charts + Markdown summary) from run directories.
 
     Reads every run.json, latencies.csv, sloguard-report.json, stress.json, soak.json and rss.csv
@@ -146,9 +148,11 @@ def report(run_dirs: tuple[str, ...], output_dir: str) -> None:
     Examples:
       sloguard report runs/baseline runs/stress runs/soak -o reports/
       sloguard demo --output-dir demo-out && sloguard report demo-out
+      sloguard report runs/canary --rollout .sloguard/rollout
     """
     from sloguard.report.html import MARKDOWN_FILE, write_report
 
-    path = write_report([Path(d) for d in run_dirs], Path(output_dir))
+    rollout = Path(rollout_dir) if rollout_dir is not None else None
+    path = write_report([Path(d) for d in run_dirs], Path(output_dir), rollout=rollout)
     click.echo(f"wrote {path}")
     click.echo(f"wrote {path.parent / MARKDOWN_FILE}")

@@ -9,6 +9,8 @@ import click
 
 from sloguard import conventions as c
 
+ROLLOUT_PLAN = "plan"  # the value of a bare --rollout: run the compressed rollout plan
+
 # Each command imports the modules it runs inside its body: `sloguard --help` then loads click and the
 # cli package only (tests/unit/test_spec_loader.py holds it to that).
 
@@ -16,14 +18,15 @@ from sloguard import conventions as c
 @click.group(invoke_without_command=True)
 @click.option("-f", "--spec", "spec_file", default="sloguard.yaml", show_default=True, help="Spec to judge the run.")
 @click.option("--profile", default="quick", show_default=True, help="Load profile (loadgen/profiles.yaml).")
-@click.option("--rollout", type=click.FloatRange(0, 100), default=50, show_default=True,
-              help="Percent of users on the Rust path.")
+@click.option("--rollout", "rollout", default="50", show_default=True, is_flag=False, flag_value=ROLLOUT_PLAN,
+              metavar="[PERCENT]", help="Percent of users on the Rust path; without a value: run SARK's rollout "
+                                        "plan compressed to minutes (docs/rollout.md#the-demo).")
 @click.option("--duration", help="Override the profile's steady-state duration, e.g. 60s.")
 @click.option("--inject", "faults", multiple=True, metavar="KIND=IMPL:AMOUNT",
               help="Inject a fault: latency=rust:20ms, errors=python:5%, leak=rust:64KiB (repeatable).")
 @click.option("--output-dir", type=click.Path(file_okay=False), help="Keep the run, reports and logs here.")
 @click.pass_context
-def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, duration: str | None,
+def demo(ctx: click.Context, spec_file: str, profile: str, rollout: str, duration: str | None,
          faults: tuple[str, ...], output_dir: str | None) -> None:
     """Run the demo: stack up, load, check, reports, stack down; exit code = the check's.
 
@@ -35,6 +38,7 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
     Examples:
       sloguard demo
       sloguard demo --inject latency=rust:20ms --output-dir runs/demo-latency
+      sloguard demo --rollout --inject errors=rust:2% --output-dir runs/demo-rollout
       sloguard demo policy-server --port 8181 &
       sloguard demo serve --port 8000 --opa-url http://127.0.0.1:8181 --rollout 50
       curl -H "Authorization: Bearer $(sloguard demo token --user alice --roles analyst --tenant acme)" \\
@@ -44,12 +48,31 @@ def demo(ctx: click.Context, spec_file: str, profile: str, rollout: float, durat
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sloguard.demo_pipeline import DemoOptions, run_demo
     from sloguard.report.console import make_console
 
-    options = DemoOptions(spec_file=spec_file, profile=profile, rollout=rollout, faults=faults, duration=duration,
-                          output_dir=Path(output_dir) if output_dir else None)
+    if rollout == ROLLOUT_PLAN:
+        from sloguard.demo_rollout import RolloutDemoOptions, run_rollout_demo
+
+        plan_options = RolloutDemoOptions(spec_file=spec_file, faults=faults,
+                                          output_dir=Path(output_dir) if output_dir else None)
+        sys.exit(int(run_rollout_demo(plan_options, make_console(), make_console(stderr=True))))
+    from sloguard.demo_pipeline import DemoOptions, run_demo
+
+    options = DemoOptions(spec_file=spec_file, profile=profile, rollout=_percent(rollout), faults=faults,
+                          duration=duration, output_dir=Path(output_dir) if output_dir else None)
     sys.exit(int(run_demo(options, make_console())))
+
+
+def _percent(text: str) -> float:
+    """--rollout PERCENT: a number within 0-100, as click's FloatRange read it before the option took no value."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 100.0:
+        raise click.BadParameter(f"{text!r} is not a percent within 0-100 (or give no value to run the rollout plan)",
+                                 param_hint="'--rollout'")
+    return value
 
 
 @demo.command("serve")

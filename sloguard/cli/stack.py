@@ -47,8 +47,10 @@ def stack() -> None:
               help="Fixed port for a component (redis, policy-server, service, receiver, alertmanager, prometheus).")
 @click.option("--job", default=SCRAPE_JOB, show_default=True,
               help="Scrape job name of the service (SARK's files use sark, sark-api, sark-gateway).")
+@click.option("--rollout-metrics-port", type=click.IntRange(1, 65535),
+              help="Also scrape a rollout controller's metrics on this loopback port (`rollout run --metrics-port`).")
 def stack_up(directory: str, policies: str | None, decision: str | None, rollout: float | None,
-             rules: tuple[str, ...], ports: tuple[str, ...], job: str) -> None:
+             rules: tuple[str, ...], ports: tuple[str, ...], job: str, rollout_metrics_port: int | None) -> None:
     """Start the stack on free loopback ports and wait until every process is healthy.
 
     The service's admin token is made anew for each stack and kept in DIR/stack.json
@@ -64,7 +66,7 @@ def stack_up(directory: str, policies: str | None, decision: str | None, rollout
     chosen = [Path(r) for r in rules] or default_rules()
     options = StackOptions(
         directory=Path(directory), policies=policies, decision=decision, rollout=rollout,
-        rules=chosen, ports=parse_ports(ports), job=job,
+        rules=chosen, ports=parse_ports(ports), job=job, rollout_metrics_port=rollout_metrics_port,
     )
     state = up(options, say=click.echo)
     for path in rules_for_another_job(chosen, job):

@@ -11,6 +11,7 @@ from sloguard.files import write_text_atomic
 from sloguard.report.perfdata import load
 from sloguard.report.perfdoc import Chart, Para, Report, Table
 from sloguard.report.performance import build
+from sloguard.report.rollout import load_rollout, rollout_section
 
 HTML_FILE = "performance-report.html"
 MARKDOWN_FILE = "performance-report.md"
@@ -96,9 +97,13 @@ def to_markdown(report: Report, html_name: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_report(run_dirs: Sequence[Path], output_dir: Path) -> Path:
-    """Write performance-report.html and performance-report.md for the runs under run_dirs; returns the HTML path."""
-    report = build(load([Path(d) for d in run_dirs]))
+def write_report(run_dirs: Sequence[Path], output_dir: Path, *, rollout: Path | None = None) -> Path:
+    """Write performance-report.html and performance-report.md for the runs under run_dirs; returns the HTML path.
+
+    `rollout`: a rollout's state directory, for a rollout section (its steps, decisions and evidence).
+    """
+    extra = [rollout_section(load_rollout(rollout))] if rollout is not None else []
+    report = build(load([Path(d) for d in run_dirs]), extra)
     output_dir.mkdir(parents=True, exist_ok=True)
     html_path = output_dir / HTML_FILE
     write_text_atomic(html_path, to_html(report))

@@ -49,6 +49,7 @@ SECTIONS = (
     "Stress", "Memory", "Bottlenecks", "Recommendations",
 )  # fmt: skip
 CHARTS = ("latency-percentiles", "latency-cdf", "throughput", "error-ratio", "memory", "error-budget")
+# With `sloguard report --rollout DIR`, also "rollout-timeline" (report/rollout.py).
 
 
 # ---- formatting ---------------------------------------------------------------------------------
@@ -194,12 +195,13 @@ def speed_sentence(pc: PathComparison) -> str:
 # ---- sections -----------------------------------------------------------------------------------
 
 
-def build(data: RunData) -> Report:
+def build(data: RunData, extra: Sequence[Section] = ()) -> Report:
+    """The report of the runs; `extra` sections (e.g. a rollout's) go before the recommendations."""
     comparisons = path_comparisons(data)
     sections = [
         executive_summary(data, comparisons), methodology(data), component(data, "Policy engine", OPA_DURATION),
         component(data, "Cache", CACHE_DURATION), end_to_end(data, comparisons), load_section(data),
-        stress_section(data), memory_section(data), bottlenecks(data, comparisons),
+        stress_section(data), memory_section(data), bottlenecks(data, comparisons), *extra,
         recommendations(data, comparisons),
     ]  # fmt: skip
     names = ", ".join(str(r) for r in data.roots)

@@ -10,7 +10,7 @@ import typing
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,7 @@ from sloguard.spec import fields, v1
 from sloguard.spec.model import SLOSet
 
 Loc = tuple[str | int, ...]
+Document = TypeVar("Document", bound=BaseModel)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -49,6 +50,12 @@ def load_spec(path: str | os.PathLike[str], variables: Mapping[str, float] | Non
 def load_spec_with_lines(path: str | os.PathLike[str],
                          variables: Mapping[str, float] | None = None) -> tuple[SLOSet, SpecLines]:
     """load_spec, and where each of the spec's fields is in the file."""
+    text, source = read_document_text(path)
+    return _load(text, source, variables)
+
+
+def read_document_text(path: str | os.PathLike[str], what: str = "spec file") -> tuple[str, str]:
+    """The UTF-8 text of the file at `path` and its name for messages; SpecError (one line) if unreadable."""
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
@@ -56,7 +63,7 @@ def load_spec_with_lines(path: str | os.PathLike[str],
     except FileNotFoundError:
         raise SpecError(_one_line(f"{source}: no such file")) from None
     except IsADirectoryError:
-        raise SpecError(_one_line(f"{source}: is a directory, not a spec file")) from None
+        raise SpecError(_one_line(f"{source}: is a directory, not a {what}")) from None
     except PermissionError:
         raise SpecError(_one_line(f"{source}: permission denied")) from None
     except OSError as exc:
@@ -68,7 +75,7 @@ def load_spec_with_lines(path: str | os.PathLike[str],
         raise SpecError(
             _one_line(f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
         ) from None
-    return _load(text, source, variables)
+    return text, source
 
 
 def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, float] | None = None) -> SLOSet:
@@ -81,13 +88,25 @@ def load_spec_text(text: str, source: str = "<string>", variables: Mapping[str, 
 
 def _load(text: str, source: str, variables: Mapping[str, float] | None) -> tuple[SLOSet, SpecLines]:
     root, data = _read_yaml(text, source)
-    _check_header(root, data, source)
+    _check_header(root, data, source, SPEC_KIND)
     _substitute_variables(root, data, dict(variables or {}), source)
-    try:
-        doc = v1.Document.model_validate(data)
-    except ValidationError as exc:
-        raise _validation_error(exc, root, source) from None
+    doc = _validate(v1.Document, root, data, source)
     return v1.to_model(doc, source), SpecLines(source, root)
+
+
+def load_document(text: str, source: str, document: type[Document], kind: str,
+                  what: str = "file") -> tuple[Document, SpecLines]:
+    """Another sloguard/v1 kind (e.g. a RolloutPlan) validated by `document`, with this loader's one-line errors."""
+    root, data = _read_yaml(text, source, what)
+    _check_header(root, data, source, kind)
+    return _validate(document, root, data, source), SpecLines(source, root)
+
+
+def _validate(document: type[Document], root: yaml.MappingNode, data: dict[Any, Any], source: str) -> Document:
+    try:
+        return document.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, root, source, document) from None
 
 
 # ---- YAML -------------------------------------------------------------------------------------
@@ -117,7 +136,7 @@ class _Loader(yaml.SafeLoader):
             ) from None
 
 
-def _read_yaml(text: str, source: str) -> tuple[yaml.MappingNode, dict[Any, Any]]:
+def _read_yaml(text: str, source: str, what: str = "spec") -> tuple[yaml.MappingNode, dict[Any, Any]]:
     """Compose (for line numbers) and construct (for values) the single YAML document in `text`."""
     try:
         loader = _Loader(text)
@@ -126,7 +145,7 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.MappingNode, dict[Any, Any]
     try:
         root = loader.get_single_node()
         if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null")):
-            raise SpecError(_one_line(f"{source}:1: empty spec; expected apiVersion, kind, metadata, spec"))
+            raise SpecError(_one_line(f"{source}:1: empty {what}; expected apiVersion, kind, metadata, spec"))
         if not isinstance(root, yaml.MappingNode):
             raise SpecError(
                 _one_line(
@@ -199,11 +218,12 @@ def _mark_line(mark: yaml.Mark | None) -> int:
 # ---- validation errors ------------------------------------------------------------------------
 
 
-def _check_header(root: yaml.MappingNode, data: dict[Any, Any], source: str) -> None:
+def _check_header(root: yaml.MappingNode, data: dict[Any, Any], source: str, kind: str) -> None:
     """apiVersion and kind first: for another version or kind, the field errors would mislead."""
-    for key, check in (("apiVersion", v1.check_api_version), ("kind", v1.check_kind)):
+    checks = (("apiVersion", v1.check_api_version), ("kind", lambda value: v1.check_kind(value, kind)))
+    for key, check in checks:
         if key not in data:
-            hint = f"expected {v1.SUPPORTED_VERSIONS[0]}" if key == "apiVersion" else f"expected {SPEC_KIND}"
+            hint = f"expected {v1.SUPPORTED_VERSIONS[0]}" if key == "apiVersion" else f"expected {kind}"
             raise SpecError(_one_line(f"{source}:{_line(root)}: {key}: is required ({hint})"))
         try:
             check(data[key])
@@ -212,7 +232,8 @@ def _check_header(root: yaml.MappingNode, data: dict[Any, Any], source: str) -> 
             raise SpecError(_one_line(f"{source}:{line}: {key}: {exc}")) from None
 
 
-def _validation_error(exc: ValidationError, root: yaml.MappingNode, source: str) -> SpecError:
+def _validation_error(exc: ValidationError, root: yaml.MappingNode, source: str,
+                      document: type[BaseModel]) -> SpecError:
     """The first problem in file order, with its line, field path and a plain-words message."""
     errors = exc.errors(include_url=False)
     # A misspelt key shows up twice: as an unknown key and as its missing counterpart. The unknown
@@ -220,7 +241,7 @@ def _validation_error(exc: ValidationError, root: yaml.MappingNode, source: str)
     unknown_parents = {tuple(error["loc"][:-1]) for error in errors if error["type"] == "extra_forbidden"}
     problems: list[tuple[int, int, str]] = []
     for error in errors:
-        loc, path_loc, message = _describe(error)
+        loc, path_loc, message = _describe(error, document)
         path = _render(path_loc)
         rank = 1 if error["type"] == "missing" and tuple(loc[:-1]) in unknown_parents else 0
         problems.append((_locate(root, loc), rank, f"{path}: {message}" if path else message))
@@ -260,7 +281,7 @@ _BOUND_MESSAGES = {
 }
 
 
-def _describe(error: Any) -> tuple[Loc, Loc, str]:
+def _describe(error: Any, document: type[BaseModel]) -> tuple[Loc, Loc, str]:
     """Where one pydantic error is (for its line; for the field path shown) and its plain-words message."""
     kind: str = error["type"]
     loc: Loc = tuple(error["loc"])
@@ -271,7 +292,7 @@ def _describe(error: Any) -> tuple[Loc, Loc, str]:
     if kind == "invalid_key":
         return loc, loc[:-1], f"key {fields.show(loc[-1])}: must be a string"
     if kind == "extra_forbidden":
-        return loc, loc, _unknown_key(loc)
+        return loc, loc, _unknown_key(loc, document)
     if kind == "too_short" and loc == ("spec", "objectives"):
         return loc, loc, "must list at least one objective"
     if kind == "too_short":
@@ -298,8 +319,8 @@ def _plain(kind: str, ctx: dict[str, Any], msg: str) -> str:
     return msg.removeprefix("Value error, ").replace("Input should be", "must be")
 
 
-def _unknown_key(loc: Loc) -> str:
-    model = _model_at(v1.Document, loc[:-1])
+def _unknown_key(loc: Loc, document: type[BaseModel]) -> str:
+    model = _model_at(document, loc[:-1])
     if model is None:
         return "unknown key"
     allowed = [field.alias or name for name, field in model.model_fields.items()]

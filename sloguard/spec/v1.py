@@ -58,10 +58,10 @@ def check_api_version(value: object) -> str:
     raise ValueError(f"must be {API_VERSION}, got {show(value)}")
 
 
-def check_kind(value: object) -> str:
-    if value != SPEC_KIND:
-        raise ValueError(f"must be {SPEC_KIND}, got {show(value)}")
-    return SPEC_KIND
+def check_kind(value: object, kind: str = SPEC_KIND) -> str:
+    if value != kind:
+        raise ValueError(f"must be {kind}, got {show(value)}")
+    return kind
 
 
 class _Model(BaseModel):

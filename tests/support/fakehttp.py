@@ -87,6 +87,7 @@ class FakeHTTPServer:
 
             do_GET = _handle
             do_POST = _handle
+            do_PUT = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -83,3 +83,16 @@ def test_promql_ratio_objectives_get_the_budget_panels_of_a_ratio() -> None:
         assert f'slo:period_error_budget_remaining:ratio{{sloth_id="shop-{objective}"}}' in exprs
         assert f'slo:current_burn_rate:ratio{{sloth_id="shop-{objective}"}}' in exprs
         assert not any(f'sloguard:sli_value:5m{{sloth_id="shop-{objective}"}}' in expr for expr in exprs)
+
+
+def test_rust_vs_python_shows_the_rollout_and_marks_its_step_changes() -> None:
+    board = json.loads(files()["sark-rust-vs-python.json"])
+    panels = {p["title"]: [t["expr"] for t in p["targets"]] for p in board["panels"]}
+    assert panels["Rust rollout"] == ["max by (rollout, flag) (sloguard_rollout_percent)"]
+    assert panels["Rust rollout decisions"] == [
+        "sum by (rollout, decision) (increase(sloguard_rollout_decisions_total[$__rate_interval]))"]
+    (mark,) = board["annotations"]["list"]
+    assert mark["expr"] == "changes(sloguard_rollout_step_started_timestamp_seconds[$__rate_interval]) > 0"
+    assert mark["enable"] and mark["datasource"]["uid"] == "${datasource}"
+    others = [json.loads(text) for name, text in files().items() if name.endswith(".json") and "rust" not in name]
+    assert all(b["annotations"] == {"list": []} for b in others)

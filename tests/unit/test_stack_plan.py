@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from sloguard import stack
 from sloguard.cli import cli
-from sloguard.conventions import DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, SCRAPE_JOB
+from sloguard.conventions import DEMO_DEFAULT_ADMIN_TOKEN, ENV_DEMO_ADMIN_TOKEN, ROLLOUT_SCRAPE_JOB, SCRAPE_JOB
 from sloguard.errors import UsageError
 from sloguard.processes import free_ports
 from sloguard.stackstate import Component, StackError, StackState, read_state
@@ -62,6 +62,15 @@ def test_a_token_given_is_kept_and_a_plain_plan_gets_the_one_default(
     ports = {name: 1000 + i for i, name in enumerate(stack.COMPONENTS)}
     plain = stack.plan_component("service", stack.StackOptions(directory=tmp_path), ports, {}, log_dir=tmp_path)
     assert plain.env == {ENV_DEMO_ADMIN_TOKEN: DEMO_DEFAULT_ADMIN_TOKEN}  # load's private target, tests
+
+
+def test_a_rollout_metrics_port_adds_its_scrape_job_and_none_adds_nothing(
+        tmp_path: Path, nothing_starts: list[Component]) -> None:
+    stack.up(stack.StackOptions(directory=tmp_path, rollout_metrics_port=9464))
+    jobs = {s["job_name"]: s for s in yaml.safe_load((tmp_path / "prometheus.yml").read_text())["scrape_configs"]}
+    assert jobs[ROLLOUT_SCRAPE_JOB]["static_configs"] == [{"targets": ["127.0.0.1:9464"]}]
+    plain = stack.prometheus_config({"alertmanager": 1, "service": 2}, [])
+    assert [s["job_name"] for s in plain["scrape_configs"]] == ["sark"]
 
 
 def test_the_job_names_the_scrape_config_and_is_recorded(tmp_path: Path, nothing_starts: list[Component]) -> None:

@@ -1,0 +1,70 @@
+"""`sloguard demo --rollout` end to end: the clean compressed plan reaches 100 %, an injected Rust fault rolls back.
+
+Both runs check that the service's flags afterwards (read from its admin API by the demo before the
+stack stops) are the decision log's last applied percent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sloguard.conventions import BINARIES
+from sloguard.processes import pid_alive
+from tests.support.processes import find_binary, missing_binary_message
+
+pytestmark = pytest.mark.e2e
+
+for _key in ("redis", "prometheus", "alertmanager"):
+    if find_binary(BINARIES[_key][0]) is None:
+        pytestmark = [pytest.mark.e2e, pytest.mark.skip(reason=missing_binary_message(BINARIES[_key][0]))]
+
+RUN_SECONDS = 180  # the brief's bound per run; the plan's own budget is shorter
+
+
+def run_rollout_demo(out: Path, *args: str) -> tuple[int, list[dict], dict, str]:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "sloguard", "demo", "--rollout", *args, "--output-dir", str(out)],
+                            capture_output=True, text=True, timeout=RUN_SECONDS + 60)
+    elapsed = time.monotonic() - started
+    shown = result.stdout[-3000:] + result.stderr[-3000:]
+    assert elapsed < RUN_SECONDS, f"the compressed plan took {elapsed:.0f} s\n{shown}"
+    log = out / "rollout" / "decisions.jsonl"
+    assert log.exists(), shown
+    decisions = [json.loads(line) for line in log.read_text().splitlines()]
+    stack_state = json.loads((out / "stack" / "stack.stopped.json").read_text())
+    left = [c["name"] for c in stack_state["components"].values() if pid_alive(c["pid"])]
+    assert not left, f"demo left processes running: {left}"
+    final = json.loads((out / "rollout-final.json").read_text())
+    return result.returncode, decisions, final, shown
+
+
+def last_applied(decisions: list[dict]) -> float:
+    return [d for d in decisions if d["kind"] == "applied"][-1]["percent"]
+
+
+def test_the_clean_compressed_plan_reaches_100_percent(tmp_path: Path) -> None:
+    code, decisions, final, shown = run_rollout_demo(tmp_path)
+    assert code == 0, shown
+    assert final["status"] == "completed", shown
+    assert [d["percent"] for d in decisions if d["kind"] == "promote"] == [5, 25, 50, 100]
+    assert not [d for d in decisions if d["kind"] == "rollback"], shown
+    assert last_applied(decisions) == 100
+    assert final["servicePercent"] == {"rust_opa": 100, "rust_cache": 100}, final
+    assert "completed" in (tmp_path / "rollout-summary.txt").read_text()
+
+
+def test_an_injected_rust_error_fault_rolls_back_to_zero(tmp_path: Path) -> None:
+    code, decisions, final, shown = run_rollout_demo(tmp_path, "--inject", "errors=rust:2%")
+    assert code == 1, shown
+    assert final["status"] == "rolled_back", shown
+    rollbacks = [d for d in decisions if d["kind"] == "rollback"]
+    assert len(rollbacks) == 1 and rollbacks[0]["percent"] == 0, shown
+    assert 100 not in [d["percent"] for d in decisions if d["kind"] == "promote"], "a faulty Rust must not reach 100 %"
+    assert last_applied(decisions) == 0
+    assert final["servicePercent"] == {"rust_opa": 0, "rust_cache": 0}, final
