@@ -17,7 +17,7 @@ from sloguard.conventions import MIN_GROWTH_SAMPLES
 from sloguard.durations import Window, WindowCoverage
 from sloguard.intervals import Interval, quantile_interval, wilson
 from sloguard.numbers import format_number
-from sloguard.prometheus import Sample
+from sloguard.prometheus import Sample, bucket_counts
 from sloguard.promql import ObjectiveQueries, objective_queries
 from sloguard.spec.model import (
     Bound,
@@ -166,15 +166,7 @@ def judge_objective(
 
 def _bucket_counts_by_group(objective: Objective, buckets: Sequence[Sample]) -> dict[str, list[tuple[float, float]]]:
     """(upper bound, cumulative count) per group from a `sum by (le, ...)` answer; unreadable `le`s are skipped."""
-    grouped: dict[str, list[tuple[float, float]]] = {}
-    for sample in buckets:
-        try:
-            bound = float(sample.labels.get("le", "nan"))  # float() reads Prometheus's "+Inf"
-        except ValueError:
-            continue
-        key, _ = group_of(objective, sample.labels)
-        grouped.setdefault(key, []).append((bound, sample.value))
-    return grouped
+    return bucket_counts(buckets, lambda labels: group_of(objective, labels)[0])
 
 
 def value_interval(objective: Objective, value: float | None, events: float | None,

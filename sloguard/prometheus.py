@@ -14,7 +14,7 @@ import re
 import ssl
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
@@ -53,6 +53,19 @@ class Sample:
 
     labels: dict[str, str]  # as Prometheus returns them: no __name__ unless the result kept it
     value: float  # may be nan or ±inf: Prometheus returns "NaN", "+Inf", "-Inf"
+
+
+def bucket_counts(samples: Sequence[Sample],
+                  key: Callable[[dict[str, str]], str]) -> dict[str, list[tuple[float, float]]]:
+    """(upper bound, cumulative count) per `key(labels)` from a `sum by (le, ...)` answer; unreadable `le`s skipped."""
+    grouped: dict[str, list[tuple[float, float]]] = {}
+    for sample in samples:
+        try:
+            bound = float(sample.labels.get("le", "nan"))  # float() reads Prometheus's "+Inf"
+        except ValueError:
+            continue
+        grouped.setdefault(key(sample.labels), []).append((bound, sample.value))
+    return grouped
 
 
 def redact_url(url: str) -> str:

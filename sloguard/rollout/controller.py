@@ -30,7 +30,7 @@ from sloguard.errors import SloguardError, UsageError
 from sloguard.evaluate import QueryFn, Verdict, evaluate
 from sloguard.evaluate import Status as VerdictStatus
 from sloguard.files import write_text_atomic
-from sloguard.prometheus import Sample
+from sloguard.prometheus import Sample, bucket_counts
 from sloguard.rollout.flags import FlagSetter, format_percent
 from sloguard.rollout.plan import RolloutPlan
 from sloguard.rollout.sequential import HARM, ErrorRatioMonitor, Evidence, LatencyMonitor
@@ -401,16 +401,9 @@ def _by_implementation(samples: Sequence[Sample]) -> dict[str, float]:
 
 
 def _buckets_by_implementation(samples: Sequence[Sample]) -> dict[str, list[tuple[float, float]]]:
-    grouped: dict[str, list[tuple[float, float]]] = {}
-    for sample in samples:
-        try:
-            bound = float(sample.labels.get("le", "nan"))  # float() reads Prometheus's "+Inf"
-        except ValueError:
-            continue
-        if math.isnan(bound) or not math.isfinite(sample.value):
-            continue
-        grouped.setdefault(sample.labels.get(c.LABEL_IMPLEMENTATION, ""), []).append((bound, sample.value))
-    return {impl: sorted(buckets) for impl, buckets in grouped.items()}
+    grouped = bucket_counts(samples, lambda labels: labels.get(c.LABEL_IMPLEMENTATION, ""))
+    return {impl: sorted((bound, count) for bound, count in buckets if not math.isnan(bound) and math.isfinite(count))
+            for impl, buckets in grouped.items()}
 
 
 def _harm_reasons(look: Look) -> list[str]:
