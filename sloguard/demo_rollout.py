@@ -28,10 +28,11 @@ from sloguard.files import write_text_atomic
 from sloguard.processes import free_port
 from sloguard.prometheus import PrometheusClient
 from sloguard.rollout import controller
+from sloguard.rollout.client_latencies import ClientLatencies
 from sloguard.rollout.flags import AdminApiSetter
 from sloguard.rollout.metrics import serve_metrics
 from sloguard.rollout.plan import load_plan
-from sloguard.rollout.state import Kind, read_decisions, recover
+from sloguard.rollout.state import DECISIONS_FILE, Kind, read_decisions, recover
 from sloguard.spec.loader import load_spec
 from sloguard.stack import StackOptions, default_rules, down, up, wait_for_scrape
 
@@ -135,18 +136,33 @@ def run_rollout_demo(options: RolloutDemoOptions, console: Console, progress: Co
                 store = controller.start(plan, plan_file, rollout_dir)
                 budget.start()
                 with store, serve_metrics(rollout_dir, metrics_port, flags=plan.flags):
+                    # The generator's own samples by X-Sark-Implementation judge latency beside the server's.
                     code = controller.Controller(plan, store, setter, client.instant_query, slo_set,
-                                                 console=progress).run()
-                served = {flag: setter.get(flag) for flag in plan.flags}
+                                                 console=progress,
+                                                 client=ClientLatencies(run_dir)).run()
         finally:
             budget.cancel()
             _stop(generator)
-        _report(rollout_dir, workdir, served, console)
+            # Also when the controller stopped on an error: the log so far and the flags are what the user needs.
+            if (rollout_dir / DECISIONS_FILE).exists():
+                _report(rollout_dir, workdir, _served_flags(service, state.admin_token, plan.flags), console)
     finally:
         console.rule("stopping the stack")
         down(stack_dir)
     console.print(f"plan, decision log, final state and stack logs in {workdir}")
     return code
+
+
+def _served_flags(service: str, token: str, flags: Sequence[str]) -> dict[str, float | None]:
+    """The service's flags read back from its admin API (None for one it could not tell)."""
+    setter = AdminApiSetter(service, token)
+    served: dict[str, float | None] = {}
+    for flag in flags:
+        try:
+            served[flag] = setter.get(flag)
+        except SloguardError:
+            served[flag] = None
+    return served
 
 
 def last_applied_percent(rollout_dir: Path) -> float:
@@ -156,7 +172,7 @@ def last_applied_percent(rollout_dir: Path) -> float:
     return applied[-1].percent if applied else 0.0
 
 
-def _report(rollout_dir: Path, workdir: Path, served: dict[str, float], console: Console) -> None:
+def _report(rollout_dir: Path, workdir: Path, served: dict[str, float | None], console: Console) -> None:
     """Print the decision log (one line per decision but the looks, summarised) and the final state; keep both."""
     decisions, _, _ = read_decisions(rollout_dir)
     lines: list[str] = []
@@ -174,7 +190,8 @@ def _report(rollout_dir: Path, workdir: Path, served: dict[str, float], console:
     if looks:
         lines.append(f"  … {looks} look(s)")
     final = controller.status_lines(rollout_dir)
-    shown = ", ".join(f"{flag} {percent:g} %" for flag, percent in served.items())
+    shown = ", ".join(f"{flag} {'unknown' if percent is None else f'{percent:g} %'}"
+                      for flag, percent in served.items())
     final.append(f"  the service's flags now: {shown}; the log's last applied percent: "
                  f"{last_applied_percent(rollout_dir):g} %")
     console.rule("decision log")

@@ -133,7 +133,7 @@ def baseline_save(source: str, output: str) -> None:
 
 
 @click.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False),
               help="Where performance-report.html and performance-report.md go.")
 @click.option("--rollout", "rollout_dir", type=click.Path(exists=True, file_okay=False),
@@ -142,13 +142,15 @@ def report(run_dirs: tuple[str, ...], output_dir: str, rollout_dir: str | None) 
     """Performance report (self-contained HTML with charts + Markdown summary) from run directories.
 
     Reads every run.json, latencies.csv, sloguard-report.json, stress.json, soak.json and rss.csv
-    found in (or up to three levels below) the RUN_DIRs; a section with no data says so.
+    found in (or up to three levels below) the RUN_DIRs; a section with no data says so. With
+    --rollout and no RUN_DIRs, the report is the rollout's alone.
 
     \b
     Examples:
       sloguard report runs/baseline runs/stress runs/soak -o reports/
       sloguard demo --output-dir demo-out && sloguard report demo-out
       sloguard report runs/canary --rollout .sloguard/rollout
+      sloguard report --rollout .sloguard/rollout -o reports/rollout
     """
     from sloguard.report.html import MARKDOWN_FILE, write_report
 

@@ -36,6 +36,13 @@ def _metrics_port_option(command: F) -> F:
                              "(`stack up --rollout-metrics-port` scrapes them).")(command)
 
 
+def _client_latencies_option(command: F) -> F:
+    return click.option("--client-latencies", "client_latencies", type=click.Path(),
+                        help="A load generator's latencies CSV (or its run directory), read as it grows: "
+                             "its samples by X-Sark-Implementation feed a client-side latency monitor "
+                             "(`sloguard load run --open-loop --output-dir DIR` writes DIR/latencies.csv).")(command)
+
+
 @click.group()
 def rollout() -> None:
     """Progressive rollout of the Rust path, gated by SLOs and a same-window Rust-vs-Python test.
@@ -55,7 +62,9 @@ def rollout() -> None:
 @_prometheus_option
 @_state_dir_option
 @_metrics_port_option
-def run(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int | None) -> None:
+@_client_latencies_option
+def run(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int | None,
+        client_latencies: str | None) -> None:
     """Start a rollout of PLAN_FILE and drive it until it completes, rolls back or is stopped.
 
     Exit 0 = the last flag reached 100 %, 1 = rolled back (or aborted), 2 = could not evaluate
@@ -70,7 +79,7 @@ def run(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int |
 
     plan = load_plan(plan_file)
     _drive(plan_file, prometheus_url, lambda: (controller.start(plan, Path(plan_file), Path(state_dir)), ()),
-           metrics_port)
+           metrics_port, client_latencies)
 
 
 @rollout.command("resume")
@@ -78,7 +87,9 @@ def run(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int |
 @_prometheus_option
 @_state_dir_option
 @_metrics_port_option
-def resume(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int | None) -> None:
+@_client_latencies_option
+def resume(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: int | None,
+           client_latencies: str | None) -> None:
     """Continue the recorded rollout (after a crash, a hold, a rollback or Ctrl-C) with the same plan.
 
     \b
@@ -89,14 +100,16 @@ def resume(plan_file: str, prometheus_url: str, state_dir: str, metrics_port: in
     from sloguard.rollout.plan import load_plan
 
     load_plan(plan_file)  # a bad plan is its one line, before the state is touched
-    _drive(plan_file, prometheus_url, lambda: controller.reopen(Path(plan_file), Path(state_dir)), metrics_port)
+    _drive(plan_file, prometheus_url, lambda: controller.reopen(Path(plan_file), Path(state_dir)), metrics_port,
+           client_latencies)
 
 
 def _drive(plan_file: str, prometheus_url: str, open_store: Callable[[], tuple[Any, tuple[str, ...]]],
-           metrics_port: int | None) -> None:
+           metrics_port: int | None, client_latencies: str | None) -> None:
     """Check Prometheus, then open the state (start or resume) and run the controller to its exit code."""
     from sloguard.prometheus import PrometheusClient
     from sloguard.report.console import make_console
+    from sloguard.rollout.client_latencies import ClientLatencies
     from sloguard.rollout.controller import Controller
     from sloguard.rollout.flags import setter_for
     from sloguard.rollout.plan import load_plan
@@ -105,8 +118,9 @@ def _drive(plan_file: str, prometheus_url: str, open_store: Callable[[], tuple[A
     plan = load_plan(plan_file)
     slo_set = load_spec(plan.spec_path)
     console = make_console(stderr=True)
-    with PrometheusClient.from_env(prometheus_url) as client:
-        client.buildinfo()  # Prometheus must answer before a flag moves (exit 2 otherwise)
+    client = ClientLatencies(Path(client_latencies)) if client_latencies else None
+    with PrometheusClient.from_env(prometheus_url) as prometheus:
+        prometheus.buildinfo()  # Prometheus must answer before a flag moves (exit 2 otherwise)
         setter = setter_for(plan.flag_setter, cwd=Path(plan_file).resolve().parent)
         store, warnings = open_store()
         for warning in warnings:
@@ -116,7 +130,8 @@ def _drive(plan_file: str, prometheus_url: str, open_store: Callable[[], tuple[A
                 from sloguard.rollout.metrics import serve_metrics  # prometheus_client: only when asked
 
                 serving.enter_context(serve_metrics(store.directory, metrics_port, flags=plan.flags))
-            code = Controller(plan, store, setter, client.instant_query, slo_set, console=console).run()
+            code = Controller(plan, store, setter, prometheus.instant_query, slo_set, console=console,
+                              client=client).run()
             click.echo(f"rollout {plan.name}: {store.state.status}"
                        + (f" ({store.state.reason})" if store.state.reason else ""))
     sys.exit(int(code))

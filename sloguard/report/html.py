@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from sloguard.errors import UsageError
 from sloguard.files import write_text_atomic
 from sloguard.report.perfdata import load
 from sloguard.report.perfdoc import Chart, Para, Report, Table
@@ -103,7 +105,13 @@ def write_report(run_dirs: Sequence[Path], output_dir: Path, *, rollout: Path | 
     `rollout`: a rollout's state directory, for a rollout section (its steps, decisions and evidence).
     """
     extra = [rollout_section(load_rollout(rollout))] if rollout is not None else []
-    report = build(load([Path(d) for d in run_dirs]), extra)
+    if run_dirs:
+        report = build(load([Path(d) for d in run_dirs]), extra)
+    elif rollout is not None:  # a rollout of weeks on production traffic has no load run to report on
+        report = Report(f"SARK Rust rollout report ({rollout})", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                        extra)
+    else:
+        raise UsageError("nothing to report: give run directories, --rollout DIR, or both")
     output_dir.mkdir(parents=True, exist_ok=True)
     html_path = output_dir / HTML_FILE
     write_text_atomic(html_path, to_html(report))

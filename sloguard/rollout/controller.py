@@ -10,9 +10,6 @@ a second promotion. Time comes in through `Clock`, so tests run a two-week step 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +26,12 @@ from sloguard.durations import Window, iso
 from sloguard.errors import SloguardError, UsageError
 from sloguard.evaluate import QueryFn, Verdict, evaluate
 from sloguard.evaluate import Status as VerdictStatus
-from sloguard.files import write_text_atomic
 from sloguard.prometheus import Sample, bucket_counts
+from sloguard.rollout.client_latencies import ClientLatencies
 from sloguard.rollout.flags import FlagSetter, format_percent
 from sloguard.rollout.plan import RolloutPlan
 from sloguard.rollout.sequential import HARM, ErrorRatioMonitor, Evidence, LatencyMonitor
 from sloguard.rollout.state import (
-    DECISIONS_FILE,
     NOT_STARTED,
     Decision,
     Kind,
@@ -44,15 +40,17 @@ from sloguard.rollout.state import (
     RolloutStateError,
     RolloutStore,
     Status,
+    clear_abort_request,
+    locked,
     plan_digest,
+    read_abort_request,
     read_decisions,
     recover,
+    request_abort,
     require_plan,
 )
 from sloguard.spec.model import SLOSet
 
-# `sloguard rollout abort` while `run` holds the directory's lock: the request `run` picks up at its next look.
-ABORT_REQUEST_FILE = "abort-request.json"
 _EXIT_FOR = {Status.COMPLETED: ExitCode.PASS, Status.ROLLED_BACK: ExitCode.FAILED, Status.ABORTED: ExitCode.FAILED}
 
 
@@ -69,7 +67,7 @@ class Look:
     """One evaluation of a step: the gates, the monitors and the counts behind them, over `window`."""
 
     window: Window
-    totals: dict[str, float]  # events per implementation
+    totals: dict[str, float]  # events per implementation over the monitors' window (`compared`)
     errors: dict[str, float]
     gates: tuple[Verdict, ...]  # the verdicts on implementation=rust
     error_ratio: Evidence
@@ -77,6 +75,8 @@ class Look:
     promotable: bool = False
     reasons: tuple[str, ...] = field(default_factory=tuple)  # why not promotable, or why harmful
     compared: Window | None = None  # the monitors' window: since the climb's first step (None: `window`)
+    client_latency: Evidence | None = None  # the generator's samples by X-Sark-Implementation, when it runs
+    step_totals: dict[str, float] | None = None  # events per implementation over the step's `window` (None: totals)
 
     @property
     def failed_gates(self) -> list[Verdict]:
@@ -84,18 +84,29 @@ class Look:
 
     @property
     def harmful(self) -> bool:
-        return bool(self.failed_gates) or HARM in (self.error_ratio.decision, self.latency.decision)
+        return bool(self.failed_gates) or HARM in (m.decision for _, m in self.monitors())
+
+    @property
+    def step_events(self) -> dict[str, float]:
+        return self.totals if self.step_totals is None else self.step_totals
+
+    def monitors(self) -> list[tuple[str, Evidence]]:
+        """The comparison's monitors by the name a reason gives them."""
+        shown = [("error ratio", self.error_ratio), ("latency", self.latency)]
+        return shown + ([("client latency", self.client_latency)] if self.client_latency is not None else [])
 
     def evidence(self) -> dict[str, Any]:
         return {
             "window": _window_json(self.window),
             "comparisonWindow": _window_json(self.compared or self.window),
             "events": self.totals,
+            "stepEvents": self.step_events,
             "errors": self.errors,
             "gates": [{"objective": v.objective.name, "group": v.group, "status": str(v.status), "value": v.value,
                        "events": v.events, "reason": v.reason} for v in self.gates],
             "errorRatio": self.error_ratio.to_json(),
             "latency": self.latency.to_json(),
+            **({"clientLatency": self.client_latency.to_json()} if self.client_latency is not None else {}),
             "promotable": self.promotable,
             "reasons": list(self.reasons),
         }
@@ -105,7 +116,8 @@ class Controller:
     """Runs one rollout from its store's state until it completes, rolls back, is aborted or interrupted."""
 
     def __init__(self, plan: RolloutPlan, store: RolloutStore, setter: FlagSetter, query: QueryFn, slo_set: SLOSet,
-                 *, clock: Clock | None = None, console: Console | None = None) -> None:  # fmt: skip
+                 *, clock: Clock | None = None, console: Console | None = None,
+                 client: ClientLatencies | None = None) -> None:  # fmt: skip
         self.plan = plan
         self.store = store
         self.setter = setter
@@ -113,6 +125,7 @@ class Controller:
         self.slo_set = slo_set
         self.clock = clock or Clock()
         self.console = console
+        self.client = client
         self._since: tuple[tuple[int, float | None], float] | None = None
 
     def run(self) -> ExitCode:
@@ -163,6 +176,10 @@ class Controller:
         compared_window = Window(since, max(now, since + 1e-3))
         compared = compared_window.seconds
         totals = _by_implementation(self.query(promql.requests_by_implementation(matchers, compared), now))
+        # minEvents is the step's own sample size: the climb's earlier steps do not count towards it.
+        step_totals = (totals if compared_window.start >= window.start else
+                       _by_implementation(self.query(promql.requests_by_implementation(matchers, window.seconds),
+                                                     now)))  # fmt: skip
         errors = _by_implementation(self.query(promql.errors_by_implementation(matchers, compared), now))
         # A Rust engine failure is served by Python (and labelled so) after a fallback: count each one as a
         # failed Rust attempt, or panics would never weigh against Rust.
@@ -177,11 +194,20 @@ class Controller:
         error_ratio = ErrorRatioMonitor(criteria.error_ratio_margin, criteria.alpha, planned).look(
             errors.get(c.IMPL_RUST, 0.0), totals.get(c.IMPL_RUST, 0.0),
             errors.get(c.IMPL_PYTHON, 0.0), totals.get(c.IMPL_PYTHON, 0.0))  # fmt: skip
-        latency = LatencyMonitor(criteria.latency_quantile, criteria.latency_margin, criteria.alpha, planned).look(
-            buckets.get(c.IMPL_RUST, []), buckets.get(c.IMPL_PYTHON, []))
+        # With the generator's samples there are two latency tests of one question: each gets half of
+        # alpha, so latency as a whole keeps the plan's false-rollback rate (Bonferroni).
+        latency_alpha = criteria.alpha / 2 if self.client is not None else criteria.alpha
+        latency_monitor = LatencyMonitor(criteria.latency_quantile, criteria.latency_margin, latency_alpha, planned)
+        latency = latency_monitor.look(buckets.get(c.IMPL_RUST, []), buckets.get(c.IMPL_PYTHON, []))
+        client_latency = None
+        if self.client is not None:
+            client_buckets = self.client.buckets_since(since)
+            client_latency = latency_monitor.look(client_buckets.get(c.IMPL_RUST, []),
+                                                  client_buckets.get(c.IMPL_PYTHON, []))
         result = evaluate(self.slo_set, window, self.query)
         gates = tuple(v for v in result.verdicts if v.group_labels.get(c.LABEL_IMPLEMENTATION) == c.IMPL_RUST)
-        look = Look(window, totals, errors, gates, error_ratio, latency, compared=compared_window)
+        look = Look(window, totals, errors, gates, error_ratio, latency, compared=compared_window,
+                    client_latency=client_latency, step_totals=step_totals)
         reasons = _harm_reasons(look) or _not_yet(look, step.min_duration_seconds, step.min_events)
         return replace(look, promotable=not reasons, reasons=tuple(reasons))
 
@@ -249,8 +275,7 @@ class Controller:
         if request is None:
             return False
         self.store.record(Kind.ABORT, reason=request, now=self.clock.now())
-        with contextlib.suppress(FileNotFoundError):
-            (self.store.directory / ABORT_REQUEST_FILE).unlink()
+        clear_abort_request(self.store.directory)
         return True
 
     def _hold(self, reason: str) -> None:
@@ -265,7 +290,9 @@ class Controller:
         self.console.print(
             f"step {state.step_index + 1}/{len(self.plan.steps)} {format_percent(step.percent)} % · "
             f"{_duration(look.window.seconds)} in step · {_events(look)} · errors {_shown(look.error_ratio)} · "
-            f"latency {_shown(look.latency)} · gates {_gates(look)}", markup=False, highlight=False)  # fmt: skip
+            f"latency {_shown(look.latency)}"
+            + (f" · client latency {_shown(look.client_latency)}" if look.client_latency is not None else "")
+            + f" · gates {_gates(look)}", markup=False, highlight=False)  # fmt: skip
 
 
 # ---- the commands' work (cli/rollout.py parses; these do) ----------------------------------------
@@ -296,28 +323,15 @@ def abort(directory: Path, reason: str, *, now: float | None = None) -> str:
     try:
         store, _ = RolloutStore.open(directory)
     except RolloutStateError:
-        if not _locked(directory):
+        if not locked(directory):
             raise
-        requested = iso(time.time() if now is None else now)
-        request = json.dumps({"reason": reason, "requestedAt": requested})
-        write_text_atomic(directory / ABORT_REQUEST_FILE, request + "\n")
+        request_abort(directory, reason, now=now)
         return f"{directory}: abort requested; the running controller aborts at its next look"
     with store:
         if store.state.status in (Status.COMPLETED, Status.ABORTED):
             raise UsageError(f"{directory}: the rollout is {store.state.status} already")
         store.record(Kind.ABORT, reason=reason, now=now)
     return f"{directory}: aborted; the flags stay where they are ({format_percent(store.state.percent)} %)"
-
-
-def read_abort_request(directory: Path) -> str | None:
-    """The reason of a pending abort request, or None."""
-    try:
-        raw = json.loads((directory / ABORT_REQUEST_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return "abort requested (unreadable request file)"
-    return f"abort requested: {raw.get('reason', '')}" if isinstance(raw, dict) else "abort requested"
 
 
 def status_lines(directory: Path, plan: RolloutPlan | None = None) -> list[str]:
@@ -348,21 +362,6 @@ def exit_code_of(state: RolloutState) -> ExitCode:
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-
-
-def _locked(directory: Path) -> bool:
-    """Whether a controller holds the directory's lock (state.py's flock on the decision log)."""
-    try:
-        log = open(directory / DECISIONS_FILE, "rb")  # noqa: SIM115 - closed below, lock test only
-    except OSError:
-        return False
-    with log:
-        try:
-            fcntl.flock(log.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(log.fileno(), fcntl.LOCK_UN)
-    return False
 
 
 def evidence_since(decisions: Sequence[Decision], flag_index: int) -> float | None:
@@ -409,7 +408,7 @@ def _buckets_by_implementation(samples: Sequence[Sample]) -> dict[str, list[tupl
 def _harm_reasons(look: Look) -> list[str]:
     reasons = [f"gate failed: {v.objective.name} on {v.group}" + (f" ({v.reason})" if v.reason else "")
                for v in look.failed_gates]  # fmt: skip
-    for name, evidence in (("error ratio", look.error_ratio), ("latency", look.latency)):
+    for name, evidence in look.monitors():
         if evidence.decision == HARM:
             reasons.append(f"{name}: Rust worse than the margin allows (z {evidence.statistic:.2f} ≥ "
                            f"{evidence.boundary:.2f})")  # fmt: skip
@@ -421,8 +420,8 @@ def _not_yet(look: Look, min_seconds: float, min_events: int) -> list[str]:
     if look.window.seconds < min_seconds:
         reasons.append(f"{_duration(look.window.seconds)} of {_duration(min_seconds)} in step")
     for impl in c.IMPLEMENTATIONS:
-        if look.totals.get(impl, 0.0) < min_events:
-            reasons.append(f"{impl} {look.totals.get(impl, 0.0):,.0f} of {min_events:,} events")
+        if look.step_events.get(impl, 0.0) < min_events:
+            reasons.append(f"{impl} {look.step_events.get(impl, 0.0):,.0f} of {min_events:,} events")
     reasons.extend(f"gate {v.objective.name} on {v.group} is {v.status}" for v in look.gates
                    if v.status not in (VerdictStatus.PASS, VerdictStatus.WARN))  # fmt: skip
     if not look.gates:
@@ -438,7 +437,7 @@ def _step_text(state: RolloutState, plan: RolloutPlan | None) -> str:
 
 
 def _events(look: Look) -> str:
-    return " / ".join(f"{impl} {look.totals.get(impl, 0.0):,.0f}" for impl in c.IMPLEMENTATIONS) + " events"
+    return " / ".join(f"{impl} {look.step_events.get(impl, 0.0):,.0f}" for impl in c.IMPLEMENTATIONS) + " events"
 
 
 def _shown(evidence: Evidence) -> str:

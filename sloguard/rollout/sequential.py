@@ -224,6 +224,12 @@ def histogram_quantile_estimate(q: float, buckets: Buckets) -> QuantileEstimate 
     return QuantileEstimate(value, q * (1 - q) * total / (slope * value) ** 2, total)
 
 
+# A quantile's delta-method variance leans on the density of events around it: read from a handful (three
+# requests in one bucket looked certain, z ≈ 10, in a demo) it is far too small. Below this many expected
+# events above the quantile on either path (200 for p95) the latency monitor says `continue`.
+MIN_TAIL_EVENTS = 10
+
+
 @dataclass(frozen=True)
 class LatencyMonitor:
     """Rust's q-quantile against Python's × (1 + margin), both read from the same window's histograms."""
@@ -247,6 +253,11 @@ class LatencyMonitor:
         if rust is None or python is None:
             return Evidence(CONTINUE, 0.0, math.inf, 0.0,
                             {**details, "reason": "no quantile on a path yet (no events, or in the +Inf bucket)"})
+        tail = min(rust.count, python.count) * (1 - self.quantile)
+        if tail < MIN_TAIL_EVENTS:
+            return Evidence(CONTINUE, 0.0, math.inf, 0.0, {
+                **details, "rust_total": rust.count, "python_total": python.count,
+                "reason": f"fewer than {MIN_TAIL_EVENTS} events above the quantile on a path yet"})
         log_ratio = math.log(rust.value / python.value)
         variance = rust.log_variance + python.log_variance
         z = (log_ratio - math.log1p(self.margin)) / math.sqrt(variance)

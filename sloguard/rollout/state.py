@@ -28,6 +28,8 @@ from sloguard.files import write_text_atomic
 
 STATE_FILE = "rollout-state.json"
 DECISIONS_FILE = "decisions.jsonl"
+# `sloguard rollout abort` while `run` holds the directory's lock: the request `run` picks up at its next look.
+ABORT_REQUEST_FILE = "abort-request.json"
 STATE_KIND = "RolloutState"
 NOT_STARTED = -1  # the step index before the first step's percent is applied
 
@@ -427,6 +429,47 @@ class RolloutStore:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def locked(directory: Path) -> bool:
+    """Whether a controller holds the directory's lock (the flock on the decision log a store keeps)."""
+    try:
+        log = open(directory / DECISIONS_FILE, "rb")  # noqa: SIM115 - closed below, lock test only
+    except OSError:
+        return False
+    with log:
+        try:
+            fcntl.flock(log.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(log.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+# ---- the abort request: how `abort` reaches a running controller ----------------------------------
+
+
+def request_abort(directory: Path, reason: str, *, now: float | None = None) -> None:
+    """Leave an abort request for the controller that holds the lock (written atomically)."""
+    request = {"reason": reason, "requestedAt": iso(time.time() if now is None else now)}
+    write_text_atomic(directory / ABORT_REQUEST_FILE, json.dumps(request) + "\n")
+
+
+def read_abort_request(directory: Path) -> str | None:
+    """The reason of a pending abort request, or None."""
+    try:
+        raw = json.loads((directory / ABORT_REQUEST_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "abort requested (unreadable request file)"
+    return f"abort requested: {raw.get('reason', '')}" if isinstance(raw, dict) else "abort requested"
+
+
+def clear_abort_request(directory: Path) -> None:
+    """The request was recorded as an `abort` decision: remove it."""
+    with contextlib.suppress(FileNotFoundError):
+        (directory / ABORT_REQUEST_FILE).unlink()
 
 
 def _open_locked(directory: Path) -> IO[bytes]:

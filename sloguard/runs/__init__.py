@@ -34,6 +34,8 @@ from sloguard.runs.documents import (
 )
 from sloguard.runs.latencies import (
     Latencies,
+    LatencyRow,
+    LatencyTail,
     LatencyWriter,
     Samples,
     TaggedWriter,
@@ -74,6 +76,8 @@ __all__ = [
     "TIMELINE_CSV",
     "Interleaved",
     "Latencies",
+    "LatencyRow",
+    "LatencyTail",
     "LatencyWriter",
     "RssWriter",
     "RunDocument",

@@ -109,6 +109,75 @@ def copy_in_window(sources: Iterable[Path], dest: Path, start: float, end: float
         writer.close()
 
 
+# ---- reading while a generator writes: the rollout's client-side samples -------------------------
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    """One request of a latencies CSV, as the rollout's client-side monitor needs it."""
+
+    intended: float  # unix s
+    implementation: str  # the X-Sark-Implementation header that answered ("" when none did)
+    status: int
+    latency: float
+
+
+class LatencyTail:
+    """The rows appended to a latencies CSV since the last `read()`, while a generator is still writing it.
+
+    The writer flushes whole rows in blocks, but a read can land in the middle of one: the unfinished
+    last line is left for the next read. A file that does not exist yet reads as no rows (the generator
+    has not started); one replaced by a shorter file (a new run) is read again from its start.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._line = 0
+        self._columns: tuple[int, int, int, int] | None = None
+
+    def read(self) -> list[LatencyRow]:
+        try:
+            with self.path.open("rb") as fh:
+                if fh.seek(0, 2) < self._offset:  # truncated or replaced: a new file
+                    self._offset, self._line, self._columns = 0, 0, None
+                fh.seek(self._offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        except IsADirectoryError:
+            raise UsageError(f"{self.path}: a directory, not a latencies CSV") from None
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        rows: list[LatencyRow] = []
+        for raw in complete.decode("utf-8", errors="replace").splitlines():
+            self._line += 1
+            if self._columns is None:
+                self._columns = self._header(raw)
+                continue
+            rows.append(self._row(raw))
+        return rows
+
+    def _header(self, raw: str) -> tuple[int, int, int, int]:
+        names = raw.split(",")
+        wanted = (SEND_TIME_COLUMN, IMPLEMENTATION_COLUMN, STATUS_COLUMN, LATENCY_COLUMN)
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise UsageError(f"{self.path}:1: not a latencies CSV: no column {', '.join(missing)}")
+        intended, implementation, status, latency = (names.index(name) for name in wanted)
+        return intended, implementation, status, latency
+
+    def _row(self, raw: str) -> LatencyRow:
+        assert self._columns is not None
+        intended, implementation, status, latency = self._columns
+        fields = raw.split(",")
+        try:
+            return LatencyRow(float(fields[intended]), fields[implementation], int(fields[status]),
+                              float(fields[latency]))  # fmt: skip
+        except (IndexError, ValueError):
+            raise UsageError(f"{self.path}:{self._line}: not a latencies row: {raw[:80]!r}") from None
+
+
 # ---- reading: samples for `sloguard compare` ----------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from sloguard.conventions import BINARIES
 from sloguard.processes import pid_alive
+from sloguard.rollout.sequential import HARM
 from tests.support.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +58,9 @@ def test_the_clean_compressed_plan_reaches_100_percent(tmp_path: Path) -> None:
     assert last_applied(decisions) == 100
     assert final["servicePercent"] == {"rust_opa": 100, "rust_cache": 100}, final
     assert "completed" in (tmp_path / "rollout-summary.txt").read_text()
+    looks = [d for d in decisions if d["kind"] == "look"]
+    assert looks and all(d["evidence"]["clientLatency"]["decision"] != "harm" for d in looks), shown
+    assert looks[-1]["evidence"]["clientLatency"]["details"]["rust_total"] > 0, "the generator's samples were not read"
 
 
 def test_an_injected_rust_error_fault_rolls_back_to_zero(tmp_path: Path) -> None:
@@ -66,5 +70,20 @@ def test_an_injected_rust_error_fault_rolls_back_to_zero(tmp_path: Path) -> None
     rollbacks = [d for d in decisions if d["kind"] == "rollback"]
     assert len(rollbacks) == 1 and rollbacks[0]["percent"] == 0, shown
     assert 100 not in [d["percent"] for d in decisions if d["kind"] == "promote"], "a faulty Rust must not reach 100 %"
+    assert last_applied(decisions) == 0
+    assert final["servicePercent"] == {"rust_opa": 0, "rust_cache": 0}, final
+
+
+def test_an_injected_rust_latency_fault_is_rolled_back_by_a_latency_monitor(tmp_path: Path) -> None:
+    # 2 ms more on every Rust decision: slower than the Python path's OPA round trip at p95.
+    code, decisions, final, shown = run_rollout_demo(tmp_path, "--inject", "latency=rust:2ms")
+    assert code == 1, shown
+    rollbacks = [d for d in decisions if d["kind"] == "rollback"]
+    assert len(rollbacks) == 1 and rollbacks[0]["percent"] == 0, shown
+    assert "latency: Rust worse than the margin allows" in rollbacks[0]["reason"], rollbacks[0]["reason"]
+    assert "error ratio" not in rollbacks[0]["reason"], rollbacks[0]["reason"]
+    evidence = rollbacks[0]["evidence"]
+    assert evidence["clientLatency"]["details"]["rust_total"] > 0, "the generator's samples were not read"
+    assert HARM in (evidence["latency"]["decision"], evidence["clientLatency"]["decision"])
     assert last_applied(decisions) == 0
     assert final["servicePercent"] == {"rust_opa": 0, "rust_cache": 0}, final

@@ -20,7 +20,7 @@ from sloguard.errors import BackendError
 from sloguard.rollout import controller
 from sloguard.rollout.controller import Clock, Controller
 from sloguard.rollout.plan import load_plan
-from sloguard.rollout.state import DECISIONS_FILE, Kind, RolloutStore, Status, read_decisions
+from sloguard.rollout.state import ABORT_REQUEST_FILE, DECISIONS_FILE, Kind, RolloutStore, Status, read_decisions
 from sloguard.spec.loader import load_spec
 from sloguard.spec.model import Matcher
 from tests.support.rollout_world import PLAN, T0, Behaviour, World, write_plan
@@ -173,7 +173,7 @@ def test_abort_while_running_is_picked_up_at_the_next_look(tmp_path: Path) -> No
     assert "abort requested" in requested[0]
     last = decisions(tmp_path / "state")[-1]
     assert (last["kind"], last["status"]) == ("abort", "aborted") and "pager" in str(last["reason"])
-    assert not (tmp_path / "state" / controller.ABORT_REQUEST_FILE).exists()
+    assert not (tmp_path / "state" / ABORT_REQUEST_FILE).exists()
     assert world.sets[-1] == ("rust_cache", 5.0)  # the flags stay where they are
 
 
@@ -303,3 +303,20 @@ def test_the_progress_line_does_not_call_an_unjudged_gate_a_pass() -> None:
     assert controller._gates(look) == "not judged: errors inconclusive"
     passing = controller.Look(Window(0, 60), {}, {}, (gate(VerdictStatus.PASS),), evidence, evidence)
     assert controller._gates(passing) == "pass"
+
+
+def test_min_events_count_the_steps_own_window_not_the_climbs(tmp_path: Path) -> None:
+    # 10 % of 100 req/s: Rust needs 100 s of the second step for its 1,000 events, though the climb since
+    # the 5 % step already holds 3,000 of them; a promotion at the first look (60 s) would skip the minimum.
+    plan_text = PLAN.replace("- {percent: 50, minDuration: 10m, minEvents: 1000}",
+                             "- {percent: 10, minDuration: 1m, minEvents: 1000}")
+    world = World()
+    assert drive(tmp_path, world, plan_text=plan_text) is ExitCode.PASS
+    log = decisions(tmp_path / "state")
+    promote = next(d for d in log if d["kind"] == "promote" and d["percent"] == 100)
+    evidence = promote["evidence"]
+    assert evidence["window"]["seconds"] >= 100, evidence["window"]
+    assert evidence["stepEvents"]["rust"] >= 1000
+    assert evidence["events"]["rust"] > evidence["stepEvents"]["rust"]  # the monitors' counts: the whole climb
+    waiting = [d for d in log if d["kind"] == "look" and d["percent"] == 10 and not d["evidence"]["promotable"]]
+    assert any("rust 600 of 1,000 events" in d["reason"] for d in waiting), [d["reason"] for d in waiting]

@@ -104,3 +104,15 @@ def test_sloguard_report_with_rollout_adds_the_section_and_a_dir_without_one_is_
     with pytest.raises(UsageError, match="no rollout recorded"):
         load_rollout(tmp_path / "run")
     assert to_markdown(Report("t", "now", [rollout_section(load_rollout(tmp_path / "rollout"))])).count("|") > 20
+
+
+def test_sloguard_report_with_only_a_rollout_is_the_rollout_alone_and_with_nothing_is_exit_2(tmp_path: Path) -> None:
+    rolled_back(tmp_path / "rollout")
+    result = run_sloguard("report", "--rollout", str(tmp_path / "rollout"), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.describe()
+    md = (tmp_path / "out" / "performance-report.md").read_text()
+    assert re.findall(r"^## (.+)$", md, re.M) == ["Rollout"]
+    assert 'data-chart="rollout-timeline"' in (tmp_path / "out" / "performance-report.html").read_text()
+    nothing = run_sloguard("report", "-o", str(tmp_path / "out2"))
+    assert nothing.returncode == 2 and "nothing to report" in nothing.stderr, nothing.describe()
+    assert "Traceback" not in nothing.stderr

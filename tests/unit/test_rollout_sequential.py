@@ -138,6 +138,20 @@ def test_a_clear_latency_regression_is_harm_and_the_same_latencies_are_safe() ->
     assert monitor.look(latency_buckets(0.0004, 100), python).decision == CONTINUE
 
 
+def test_a_quantile_read_from_a_handful_of_events_is_never_conclusive() -> None:
+    # Seen in `demo --rollout --inject latency=rust:2ms`: three Rust requests, all in one bucket, gave a
+    # delta-method variance of almost nothing and z 9.85, a rollback on three events. Below ten events
+    # above the quantile on a path, the normal approximation the boundary relies on does not hold.
+    three_slow = cumulative(LATENCY_BUCKETS, [0.0] * 9 + [3.0] + [0.0] * (len(LATENCY_BUCKETS) - 9))
+    python = latency_buckets(0.0004, 100)
+    monitor = LatencyMonitor(0.95, 0.05, ALPHA, 100)
+    evidence = monitor.look(three_slow, python)
+    assert evidence.decision == CONTINUE
+    assert "10 events above" in evidence.details["reason"]
+    assert monitor.look(latency_buckets(0.0004 * 3, 199), python).decision == CONTINUE  # 9.95 above p95
+    assert monitor.look(latency_buckets(0.0004 * 3, 200), latency_buckets(0.0004, 200)).decision == HARM
+
+
 def test_a_monitor_keeps_no_memory_so_a_restarted_controller_decides_the_same() -> None:
     python = latency_buckets(0.0004, 57_000)
     rust = latency_buckets(0.00042, 3000)
