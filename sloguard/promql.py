@@ -366,6 +366,15 @@ def cache_hit_ratio(matchers: Iterable[Matcher], window: str) -> str:
     return f"{hits} / {counter_rate_by(c.CACHE_OPERATIONS, get, by, window)}"
 
 
+def hit_ratio(hits: str, misses: str, matchers: Iterable[Matcher], by: Sequence[str], window: str) -> str:
+    """hits / (hits + misses) of two counters per `by` group (SARK's gateway and policy cache families)."""
+    matchers = tuple(matchers)
+    hit_rate = counter_rate_by(hits, matchers, by, window)
+    # Two selectors summed, not one {__name__=~"hits|misses"}: rate() drops the names, and the two series of
+    # one group would then clash ("vector cannot contain metrics with the same labelset").
+    return f"{hit_rate} / ({hit_rate} + {counter_rate_by(misses, matchers, by, window)})"
+
+
 def decision_error_ratio(matchers: Iterable[Matcher], by: Sequence[str], window: str) -> str:
     """The share of authorization decisions that are errors: an errorRatio SLI, read per second."""
     errors = MetricSelector(c.AUTHZ_REQUESTS, (Matcher(c.LABEL_DECISION, "=", "error"),))

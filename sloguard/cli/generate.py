@@ -66,11 +66,15 @@ def _rule_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
     return rules_mod.output_files(slo_set, windows_for(slo_set, windows))
 
 
-def _dashboard_files(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
-    from sloguard import dashboards as dashboards_mod
-    from sloguard.spec.windows import windows_for
+def _dashboard_files(directory: str) -> Build:
+    """The dashboards' generator, versioning each dashboard against its committed file in `directory`."""
+    def build(slo_set: SLOSet, windows: str | None) -> dict[str, str]:
+        from sloguard import dashboards as dashboards_mod
+        from sloguard.spec.windows import windows_for
 
-    return dashboards_mod.output_files(slo_set, windows_for(slo_set, windows))
+        return dashboards_mod.output_files(slo_set, windows_for(slo_set, windows), Path(directory))
+
+    return build
 
 
 @click.group()
@@ -136,11 +140,14 @@ def dashboards() -> None:
 def dashboards_generate(spec_file: str, output_dir: str, windows: str | None) -> None:
     """Write the SLO overview, Rust vs Python, load run and memory soak dashboards.
 
+    A dashboard keeps the version of its file in the output directory when nothing else changed, and
+    goes up by one when something did.
+
     \b
     Example:
       sloguard dashboards generate -f sloguard.yaml -o dashboards/
     """
-    _generate(spec_file, output_dir, windows, _dashboard_files)
+    _generate(spec_file, output_dir, windows, _dashboard_files(output_dir))
 
 
 @dashboards.command("check")
@@ -155,5 +162,12 @@ def dashboards_check(spec_file: str, directory: str, windows: str | None) -> Non
     Example:
       sloguard dashboards check -f sloguard.yaml -d dashboards/
     """
-    _check(spec_file, directory, windows, _dashboard_files, pattern="*.json", command="dashboards",
+    _check(spec_file, directory, windows, _dashboard_files(directory), pattern="*.json", command="dashboards",
            summary=lambda files: f"{len(files)} files")
+
+
+# `dashboards preview` lives in its own module (it draws, it does not generate); registered here so the
+# `dashboards` group has all its commands in one place.
+from sloguard.cli.preview import preview as _preview  # noqa: E402
+
+dashboards.add_command(_preview)

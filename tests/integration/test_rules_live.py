@@ -12,6 +12,7 @@ expression), and the alert expression itself must at least evaluate without erro
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from sloguard import dashboards, rules
 from sloguard.conventions import BINARIES, ROLLOUT_METRIC_PREFIX
 from sloguard.spec.loader import load_spec
 from sloguard.spec.windows import windows_for
+from tests.support.grafana_vars import interpolate, panel_targets
 from tests.support.processes import find_binary, missing_binary_message
 from tests.support.rulestack import Load, query, stack_down, stack_up, url
 
@@ -109,11 +111,14 @@ def test_every_alert_evaluates_and_its_parts_have_data(live: dict[str, Any]) -> 
 
 
 def test_every_dashboard_panel_query_has_data(live: dict[str, Any]) -> None:
+    """Each target of the generated JSON, with the dashboard's variables at their defaults, as Grafana sends it."""
     slo_set = load_spec(ROOT / "sloguard.yaml")
-    queries = dashboards.panel_queries(slo_set, windows_for(slo_set, None))
+    boards = [json.loads(text) for name, text in dashboards.output_files(slo_set, windows_for(slo_set, None)).items()
+              if name.endswith(".json")]
     # The rollout panels read a rollout controller's metrics: tests/integration/test_rollout_metrics.py.
-    exprs = {f"{uid} / {title} / {expr}": expr.replace(dashboards.RATE, RATE_INTERVAL)
-             for uid, title, expr in queries if ROLLOUT_METRIC_PREFIX not in expr}
-    assert len(exprs) >= 20
+    exprs = {f"{board['uid']} / {title} / {expr}": interpolate(expr, board, {"__rate_interval": RATE_INTERVAL})
+             for board in boards for title, expr in panel_targets(board) if ROLLOUT_METRIC_PREFIX not in expr}
+    assert len(exprs) >= 40
+    assert sum('implementation=~".*"' in expr for expr in exprs.values()) >= 15  # the variable's All, filled in
     problems = wait_for_data(url(live, "prometheus"), exprs)
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
