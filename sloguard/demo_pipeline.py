@@ -1,4 +1,4 @@
-"""`sloguard demo`: stack up, a load profile at a 50/50 Rust/Python rollout, check, reports, stack down.
+"""`sloguard demo`: stack up, a load profile at a 50/50 Rust/Python rollout, check, reports, previews, stack down.
 
 Everything it prints comes from the run it just made: real processes, real
 traffic, Prometheus scraping the reference service, `sloguard check` on the
@@ -20,13 +20,22 @@ from rich.console import Console
 
 from sloguard import runs
 from sloguard.check import CheckOptions, run_check
-from sloguard.conventions import ENV_DEMO_ADMIN_TOKEN, ExitCode
-from sloguard.durations import iso
+from sloguard.conventions import DASHBOARD_UID_PREFIX, ENV_DEMO_ADMIN_TOKEN, ExitCode
+from sloguard.dashboards.files import dashboard_files
+from sloguard.durations import Window, iso
 from sloguard.errors import SloguardError, UsageError
+from sloguard.generated import OVERVIEW, RUST_VS_PYTHON, dashboard_uid
+from sloguard.preview import DashboardSummary, PreviewOptions, parse_files, write_previews
+from sloguard.prometheus import PrometheusClient
+from sloguard.spec.loader import load_spec
+from sloguard.spec.windows import windows_for
 from sloguard.stack import StackOptions, default_rules, down, up, wait_for_scrape
 
 FAULT_KINDS = ("latency", "errors", "leak")
 REPORT_FORMATS = ("table", "json", "junit", "markdown")
+# What the on-call would look at after this run, drawn as Grafana would draw them (`dashboards preview`).
+PREVIEW_DASHBOARDS = (RUST_VS_PYTHON, OVERVIEW)
+PREVIEWS_DIR = "previews"
 
 
 @dataclass
@@ -85,6 +94,7 @@ def run_demo(options: DemoOptions, console: Console) -> ExitCode:
         )
         _, code = run_check(check, console)
         _html_report(workdir, console)
+        write_demo_previews(options.spec_file, prometheus, window, workdir / PREVIEWS_DIR, console)
     finally:
         console.rule("stopping the stack")
         down(stack_dir)
@@ -112,6 +122,22 @@ def _run_load(options: DemoOptions, service: str, admin_token: str, run_dir: Pat
     result = subprocess.run(argv, check=False, env={**os.environ, ENV_DEMO_ADMIN_TOKEN: admin_token})
     if result.returncode != 0 or not runs.run_json(run_dir).exists():
         raise SloguardError(f"the load run failed (exit {result.returncode}); see the output above")
+
+
+def write_demo_previews(spec_file: str, prometheus: str, window: Window, out_dir: Path,
+                        console: Console) -> list[DashboardSummary]:
+    """The spec's Rust-vs-Python and SLO-overview dashboards drawn over the run's window, one HTML page each."""
+    slo_set = load_spec(spec_file)
+    wanted = {f"{dashboard_uid(slo_set.service, kind).removeprefix(DASHBOARD_UID_PREFIX)}.json"
+              for kind in PREVIEW_DASHBOARDS}  # fmt: skip
+    files = {name: text for name, text in dashboard_files(slo_set, windows_for(slo_set, None)).items()
+             if name in wanted}  # fmt: skip
+    with PrometheusClient.from_env(prometheus) as client:
+        summaries = write_previews(parse_files(files), client,
+                                   PreviewOptions(window=window, output_dir=out_dir, prometheus_url=client.url))
+    for summary in summaries:
+        console.print(summary.line(), style="dim", markup=False, highlight=False, soft_wrap=True)
+    return summaries
 
 
 def _html_report(workdir: Path, console: Console) -> None:

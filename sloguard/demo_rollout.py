@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ import yaml
 from rich.console import Console
 
 from sloguard.conventions import ENV_DEMO_ADMIN_TOKEN, ExitCode
-from sloguard.demo_pipeline import fault_args
+from sloguard.demo_pipeline import PREVIEWS_DIR, fault_args, write_demo_previews
+from sloguard.durations import Window
 from sloguard.errors import SloguardError, UsageError
 from sloguard.files import write_text_atomic
 from sloguard.processes import free_port
@@ -126,6 +128,7 @@ def run_rollout_demo(options: RolloutDemoOptions, console: Console, progress: Co
         slo_set = load_spec(plan.spec_path)
         steps = " → ".join(f"{percent} %" for percent in DEMO_STEPS)
         console.rule(f"rollout: {steps}, {STEP_SECONDS} s per step, a look every {LOOK_SECONDS} s")
+        started = time.time()
         generator = _start_load(service, state.admin_token, run_dir, workdir / "load.log")
         budget = threading.Timer(ABORT_AFTER_SECONDS, _abort_quietly, (rollout_dir,))
         budget.daemon = True
@@ -146,6 +149,11 @@ def run_rollout_demo(options: RolloutDemoOptions, console: Console, progress: Co
             # Also when the controller stopped on an error: the log so far and the flags are what the user needs.
             if (rollout_dir / DECISIONS_FILE).exists():
                 _report(rollout_dir, workdir, _served_flags(service, state.admin_token, plan.flags), console)
+        # The dashboards over the whole rollout, its row included, once a scrape past the end is in.
+        ended = time.time()
+        wait_for_scrape(state, ended)
+        console.rule("dashboard previews")
+        write_demo_previews(options.spec_file, prometheus, Window(started, ended), workdir / PREVIEWS_DIR, console)
     finally:
         console.rule("stopping the stack")
         down(stack_dir)

@@ -11,6 +11,7 @@ import pytest
 
 from sloguard.conventions import BINARIES
 from sloguard.processes import pid_alive, wait_until
+from tests.support.previews import ROLLOUT_PANELS, assert_previews_drawn_with_data
 from tests.support.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +77,8 @@ def test_a_clean_demo_judges_both_paths_and_writes_every_report(tmp_path: Path) 
     # (issue 14). Lines may wrap at COLUMNS, so words are compared, not lines.
     assert f"scrape past the window's end ({report['window']['end']})" in " ".join(stdout.split()), stdout[-3000:]
     assert "…" not in stdout
+    # No rollout ran: the Rust-vs-Python dashboard's rollout row is the one thing without data.
+    assert_previews_drawn_with_data(tmp_path / "previews", stdout, without=ROLLOUT_PANELS)
 
 
 def test_injected_rust_latency_fails_the_rust_latency_objectives_only(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from sloguard.conventions import BINARIES
 from sloguard.processes import pid_alive
 from sloguard.rollout.sequential import HARM
+from tests.support.previews import assert_previews_drawn_with_data
 from tests.support.processes import find_binary, missing_binary_message
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,7 @@ def run_rollout_demo(out: Path, *args: str) -> tuple[int, list[dict], dict, str]
     result = subprocess.run([sys.executable, "-m", "sloguard", "demo", "--rollout", *args, "--output-dir", str(out)],
                             capture_output=True, text=True, timeout=RUN_SECONDS + 60)
     elapsed = time.monotonic() - started
-    shown = result.stdout[-3000:] + result.stderr[-3000:]
+    shown = result.stdout + result.stderr[-3000:]  # all of stdout: the previews' summary lines are in it
     assert elapsed < RUN_SECONDS, f"the compressed plan took {elapsed:.0f} s\n{shown}"
     log = out / "rollout" / "decisions.jsonl"
     assert log.exists(), shown
@@ -61,6 +62,8 @@ def test_the_clean_compressed_plan_reaches_100_percent(tmp_path: Path) -> None:
     looks = [d for d in decisions if d["kind"] == "look"]
     assert looks and all(d["evidence"]["clientLatency"]["decision"] != "harm" for d in looks), shown
     assert looks[-1]["evidence"]["clientLatency"]["details"]["rust_total"] > 0, "the generator's samples were not read"
+    # The dashboards over the whole rollout (issue 16): its row too has data now.
+    assert_previews_drawn_with_data(tmp_path / "previews", shown)
 
 
 def test_an_injected_rust_error_fault_rolls_back_to_zero(tmp_path: Path) -> None:
