@@ -1,6 +1,8 @@
-"""How sloguard prints numbers, and the ways exporters spell a bucket bound."""
+"""How sloguard prints numbers, the ways exporters spell a bucket bound, and a chart axis's round ticks."""
 
 from __future__ import annotations
+
+import math
 
 
 def le_spellings(value: float) -> tuple[str, ...]:
@@ -28,3 +30,19 @@ def format_number(value: float) -> str:
     if "e" in text:
         text = f"{value:.12f}".rstrip("0").rstrip(".")
     return text
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi] (1, 2, 2.5, 5 × 10^n apart)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    value = first
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from sloguard.numbers import nice_ticks
 from sloguard.preview.colors import css, series_color
 from sloguard.preview.model import FieldConfig
 from sloguard.preview.queries import Event, Series
@@ -22,22 +23,6 @@ MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 36, 12, 8, 22
 # Time axis steps a tick may take (seconds), as Grafana's time axis picks them.
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                172800, 604800)  # fmt: skip
-
-
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] (1, 2, 2.5, 5 × 10^n apart)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
 
 
 def y_range(series: Sequence[Series], config: FieldConfig) -> tuple[float, float]:

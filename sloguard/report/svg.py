@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from sloguard.numbers import nice_ticks
 from sloguard.report.perfdata import Series
 
 WIDTH, HEIGHT = 720, 300
@@ -19,21 +20,6 @@ def color(name: str, index: int) -> str:
         if name.split()[0] == key:
             return value
     return PALETTE[index % len(PALETTE)]
-
-
-def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / count
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step) * step
-    ticks = []
-    v = first
-    while v <= hi + step * 1e-9:
-        ticks.append(round(v, 12))
-        v += step
-    return ticks
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
@@ -93,11 +79,11 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, title: s
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
              f'height="{HEIGHT}" role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
              f'<rect x="{MARGIN_L}" y="{MARGIN_T}" width="{pw}" height="{ph}" fill="#fff" stroke="#ced4da"/>']
-    for t in _log_ticks(y0, y1) if log_y else _ticks(y0, y1):
+    for t in _log_ticks(y0, y1) if log_y else nice_ticks(y0, y1):
         y = sy(t)
         parts.append(f'<line x1="{MARGIN_L}" x2="{MARGIN_L + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#f1f3f5"/>')
         parts.append(f'<text x="{MARGIN_L - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#495057">{_fmt(t)}</text>')
-    for t in _log_ticks(x0, x1) if log_x else _ticks(x0, x1, 6):
+    for t in _log_ticks(x0, x1) if log_x else nice_ticks(x0, x1, 6):
         x = sx(t)
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_T}" y2="{MARGIN_T + ph}" stroke="#f1f3f5"/>')
         parts.append(f'<text x="{x:.1f}" y="{MARGIN_T + ph + 16}" text-anchor="middle" fill="#495057">'

@@ -61,7 +61,8 @@ def test_axis_labels_drop_trailing_zeros() -> None:
 
 
 def test_axis_labels_of_a_narrow_range_stay_distinct() -> None:
-    from sloguard.preview.charts import axis_labels, nice_ticks
+    from sloguard.numbers import nice_ticks
+    from sloguard.preview.charts import axis_labels
     from sloguard.preview.model import FieldConfig
 
     labels = [label for _, label in axis_labels(nice_ticks(0.002255, 0.002265), FieldConfig(unit="s"))]
