@@ -20,6 +20,7 @@ import yaml
 from sloguard.intervals import quantile_interval, wilson
 from tests.support.clirun import CliResult, run_sloguard
 from tests.support.promdata import (
+    COARSE_BUCKETS,
     OpenMetrics,
     Window,
     bucket_increases,
@@ -52,7 +53,7 @@ class Data:
 def data() -> Data:
     d = Data(Window.hours_ago(4))
     for impl, per_step in (("python", PYTHON_PER_STEP), ("rust", RUST_PER_STEP)):
-        points = histogram_points(d.window, per_step)
+        points = histogram_points(d.window, per_step, bounds=COARSE_BUCKETS)
         d.om.histogram(LATENCY, {"job": JOB, "implementation": impl}, points)
         d.buckets[impl] = bucket_increases(points, d.window)
     for decision, inc in REQUESTS_PER_STEP.items():

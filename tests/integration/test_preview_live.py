@@ -30,6 +30,7 @@ from sloguard.preview import DashboardSummary, PreviewOptions, load_directory, w
 from sloguard.prometheus import PrometheusClient
 from sloguard.rollout.metrics import serve_metrics
 from sloguard.rollout.state import Kind, RolloutStore
+from tests.support.chromium import find_chromium, has_color, render
 from tests.support.clirun import run_sloguard
 from tests.support.processes import find_binary, missing_binary_message
 from tests.support.rulestack import SECRET, Load, query, stack_down, stack_env, url
@@ -202,3 +203,24 @@ def test_a_window_without_traffic_fails_unless_allowed(live: Live) -> None:
     assert failed.returncode == 1, failed.describe()
     assert "without data" in failed.stderr and "--allow-empty" in failed.stderr
     assert "No data" in (live.directory / "empty" / "sark-load-run.html").read_text(encoding="utf-8")
+
+
+# Grafana's classic palette: the first two series' colours (#7EB26D green, #EAB839 yellow).
+SERIES_RGB = ((0x7E, 0xB2, 0x6D), (0xEA, 0xB8, 0x39))
+
+
+def test_each_preview_opens_in_chromium_without_console_errors_and_draws_its_series(
+        summaries: list[DashboardSummary]) -> None:
+    # Console messages with their level, uncaught exceptions and failed loads are errors; the screenshot
+    # (kept beside the page) must show the series' colours, not a blank page.
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian package: chromium)")
+    pages = sorted(s.path for s in summaries)
+    assert len(pages) == len(list(DASHBOARDS.glob("*.json")))
+    for page in pages:
+        png = page.with_suffix(".png")
+        report = render(page.as_uri(), png, width=1290, height=1000, full_page=True, binary=chromium)
+        assert not report.errors, f"{page.name}: {report.errors}"
+        assert png.stat().st_size > 10_000, f"{page.name}: a nearly empty screenshot"
+        assert any(has_color(png, rgb) for rgb in SERIES_RGB), f"{page.name}: no series colour in {png}"

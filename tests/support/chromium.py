@@ -15,9 +15,11 @@ import json
 import os
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,53 @@ def render(url: str, png: Path, *, width: int = 1280, height: int = 800, settle:
             report.log.append({"level": entry.get("level"), "source": entry.get("source"),
                                "text": entry.get("text"), "url": entry.get("url")})
     return report
+
+
+# ---- reading a screenshot: whether a colour was drawn at all ------------------------------------
+
+
+def _pixels(png: Path) -> tuple[int, int, bytes]:
+    """Width, height and raw RGB(A) rows of a PNG (8-bit, no interlace, as Chromium writes them)."""
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, [], b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    width, height, depth, color_type = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and color_type in (2, 6), (depth, color_type)
+    return width, height, zlib.decompress(b"".join(chunks)) + bytes([color_type])
+
+
+def has_color(png: Path, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
+    width, height, raw = _pixels(png)
+    channels = 4 if raw[-1] == 6 else 3
+    stride = width * channels + 1
+    previous = bytearray(stride - 1)
+    for row in range(height):
+        line = raw[row * stride:(row + 1) * stride]
+        kind, current = line[0], bytearray(line[1:])
+        for i in range(len(current)):  # undo PNG's per-row filters
+            left = current[i - channels] if i >= channels else 0
+            up = previous[i]
+            corner = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                current[i] = (current[i] + left) & 0xFF
+            elif kind == 2:
+                current[i] = (current[i] + up) & 0xFF
+            elif kind == 3:
+                current[i] = (current[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                current[i] = (current[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        for x in range(0, len(current), channels):
+            if all(abs(current[x + c] - rgb[c]) <= tolerance for c in range(3)):
+                return True
+        previous = current
+    return False

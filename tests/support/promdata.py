@@ -21,6 +21,14 @@ from dataclasses import dataclass
 
 from sloguard.conventions import LATENCY_BUCKETS
 
+# An exporter with coarser buckets than sloguard's own: the 23 bounds LATENCY_BUCKETS had before issue 15
+# (1-2.5 ms in one bucket), as other services' histograms have. sloguard reads whatever bounds a histogram
+# has; the synthetic SARK series keep these so their hand-chosen counts keep their meaning.
+COARSE_BUCKETS: tuple[float, ...] = (
+    0.00001, 0.000025, 0.00005, 0.000075, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.0075,
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+
 INF = math.inf
 Labels = Mapping[str, str]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tests.support.promdata import (
+    COARSE_BUCKETS,
     INF,
     OpenMetrics,
     Window,
@@ -68,13 +69,13 @@ def build_sark_data(window: Window, *, extra_instances: int = 0) -> SarkData:
         group = f"implementation={impl}"
         base = {"job": JOB, "implementation": impl}
 
-        opa = histogram_points(window, OPA_PER_STEP[impl])
+        opa = histogram_points(window, OPA_PER_STEP[impl], bounds=COARSE_BUCKETS)
         om.histogram("opa_evaluation_duration_seconds", base, opa)
         expected[("opa-p95-latency", group)] = histogram_quantile(0.95, bucket_increases(opa, window))
 
         cache_sum: dict[float, float] = {}
         for op in ("get", "set", "delete"):
-            points = histogram_points(window, CACHE_PER_STEP[impl])
+            points = histogram_points(window, CACHE_PER_STEP[impl], bounds=COARSE_BUCKETS)
             om.histogram("cache_operation_duration_seconds", {**base, "operation": op}, points)
             for bound, inc in bucket_increases(points, window):
                 cache_sum[bound] = cache_sum.get(bound, 0.0) + inc
@@ -83,7 +84,7 @@ def build_sark_data(window: Window, *, extra_instances: int = 0) -> SarkData:
         good = total = 0.0
         for decision in ("allow", "deny", "error"):
             for cache in ("hit", "miss", "bypass"):
-                points = histogram_points(window, AUTHZ_PER_STEP[impl])
+                points = histogram_points(window, AUTHZ_PER_STEP[impl], bounds=COARSE_BUCKETS)
                 labels = {**base, "decision": decision, "cache": cache}
                 om.histogram("sark_authz_duration_seconds", labels, points)
                 increases = dict(bucket_increases(points, window))
