@@ -13,6 +13,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from sloguard.errors import UsageError
 
 LOOPBACK = "127.0.0.1"
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -26,6 +29,22 @@ def is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def check_base_url(url: str, *, name: str, refusal: str, allow_remote: bool = False) -> str:
+    """A service's http(s) base URL without a trailing slash; one-line errors naming `name`.
+
+    A host other than loopback is refused with `refusal` unless `allow_remote`: what would be sent
+    there (load, a bearer token) is the caller's to name.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{name} must be an http:// URL such as http://127.0.0.1:8000, got {url!r}")
+    if parts.path not in ("", "/") or parts.query:
+        raise UsageError(f"{name} is the service's base URL without a path, got {url!r}")
+    if not allow_remote and not is_loopback(parts.hostname):
+        raise UsageError(refusal.format(host=parts.hostname))
+    return url.rstrip("/")
 
 
 def free_port() -> int:

@@ -12,22 +12,15 @@ from urllib.parse import urlsplit
 
 from sloguard import conventions as c
 from sloguard.errors import BackendError, UsageError
-from sloguard.processes import is_loopback
+from sloguard.processes import check_base_url
 
 # psutil (the load extra) is imported inside the one function that needs it: only soak without --pid uses it.
 
 def check_host(url: str, *, allow_remote: bool = False) -> str:
     """The target URL without a trailing slash; refuses anything but loopback unless allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--host must be an http:// URL such as http://127.0.0.1:8000, got {url!r}")
-    if parts.path not in ("", "/") or parts.query:
-        raise UsageError(f"--host is the service's base URL without a path, got {url!r}")
-    if not allow_remote and not is_loopback(parts.hostname):
-        raise UsageError(
-            f"refusing to send load to {parts.hostname}: only loopback targets (127.0.0.1) unless --allow-remote"
-        )
-    return url.rstrip("/")
+    return check_base_url(url, name="--host", allow_remote=allow_remote,
+                          refusal="refusing to send load to {host}: only loopback targets (127.0.0.1) unless "
+                                  "--allow-remote")
 
 
 def health_problem(url: str, timeout: float = 3.0) -> str | None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from sloguard import conventions as c
 from sloguard.errors import SloguardError, UsageError
-from sloguard.processes import is_loopback
+from sloguard.processes import check_base_url, is_loopback
 from sloguard.rollout.plan import CommandSetting, FlagSetting
 
 # The placeholders a command template may hold; nothing else in an argument is interpreted (no shell, no format()).
@@ -70,20 +70,15 @@ class AdminApiSetter:
 
     def __init__(self, url: str, token: str, *, allow_remote: bool = False, timeout: float = DEFAULT_HTTP_TIMEOUT,
                  token_hint: str = "pass the token the service was started with") -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"the admin API URL must be an http:// URL such as http://127.0.0.1:8000, got {url!r}")
-        if parts.path not in ("", "/") or parts.query:
-            raise UsageError(f"the admin API URL is the service's base URL without a path, got {url!r}")
-        if not allow_remote and not is_loopback(parts.hostname):
-            # The bearer token would travel to another machine: the user has to say so.
-            raise UsageError(f"refusing to send the admin token to {parts.hostname}: only loopback (127.0.0.1) "
-                             "unless remote hosts are allowed")
+        # The bearer token would travel to another machine: the user has to say so.
+        self.url = check_base_url(url, name="the admin API URL", allow_remote=allow_remote,
+                                  refusal="refusing to send the admin token to {host}: only loopback (127.0.0.1) "
+                                          "unless remote hosts are allowed")
         if not token:
             raise UsageError("the admin API needs a bearer token")
-        self.url = url.rstrip("/")
+        parts = urlsplit(url)
         # A proxy from the environment (http_proxy) would see the token: loopback is always reached directly.
-        handlers = [urllib.request.ProxyHandler({})] if is_loopback(parts.hostname) else []
+        handlers = [urllib.request.ProxyHandler({})] if is_loopback(parts.hostname or "") else []
         self._opener = urllib.request.build_opener(*handlers)
         self._token = token  # never printed: errors name the URL and the status only
         self.timeout = timeout

@@ -15,8 +15,9 @@ from sloguard.cli import cli
 from sloguard.demo.decision import parse_request
 from sloguard.demo.tokens import TokenVerifier
 from sloguard.errors import UsageError
-from sloguard.load.target import check_host, is_loopback, loadgen_dir
+from sloguard.load.target import check_host, loadgen_dir
 from sloguard.load.workload import WORKLOADS, http_source, load_servers
+from sloguard.processes import is_loopback
 
 LOADGEN = Path(__file__).resolve().parents[2] / "loadgen"
 
